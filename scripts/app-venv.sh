@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Create .venv-app with the app's runtime and test requirements (kept apart from the
+# controller tooling in .venv so their pins never fight).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+venv=${VENV:-.venv-app}
+if [ ! -x "$venv/bin/python" ]; then
+  "${PYTHON:-python3}" -m venv "$venv"
+  "$venv/bin/pip" install -q --upgrade pip
+fi
+"$venv/bin/pip" install -q --disable-pip-version-check -r app/requirements-dev.txt

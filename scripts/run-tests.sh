@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# `make test`: set-up, lint, app tests, molecule scenarios. Every step runs even when an
+# earlier one failed (so one run shows every problem); the exit status is non-zero when any
+# step failed. Per-step timings are printed at the end.
+#
+#   scripts/run-tests.sh            the plan in molecule/test-plan.txt
+#   scripts/run-tests.sh --matrix   every scenario on all three distributions
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PWD/.venv/bin:$PATH"
+molecule_args=("$@")
+
+names=() results=()
+step() {
+  local name=$1; shift
+  echo
+  echo "################ $name"
+  local started=$SECONDS
+  "$@"
+  local rc=$?
+  names+=("$name")
+  results+=("$(printf '%-5s %-10s %5d s' "$([ "$rc" -eq 0 ] && echo PASS || echo FAIL)" "$name" $((SECONDS - started)))")
+  return "$rc"
+}
+
+lint() {
+  local rc=0
+  echo "--- yamllint";     yamllint --strict . || rc=1
+  echo "--- ansible-lint"; ansible-lint || rc=1
+  echo "--- ruff";         { ruff check . && ruff format --check .; } || rc=1
+  return "$rc"
+}
+
+app_tests() {
+  if [ ! -f app/requirements-dev.txt ]; then
+    echo "app/ has no requirements-dev.txt: no app tests to run"
+    return 1
+  fi
+  VENV=.venv-app scripts/app-venv.sh && (cd app && ../.venv-app/bin/pytest)
+}
+
+total=$SECONDS
+setup_ok=true
+step setup bash -c 'scripts/bootstrap-venv.sh && scripts/ensure-docker.sh' || setup_ok=false
+if $setup_ok; then
+  step lint lint
+  step app app_tests
+  step molecule scripts/run-molecule.sh "${molecule_args[@]}"
+fi
+
+echo
+echo "################ summary (wall time $((SECONDS - total)) s)"
+printf '  %s\n' "${results[@]}"
+failed=$(printf '%s\n' "${results[@]}" | grep -c '^FAIL')
+echo "steps: $(( ${#results[@]} - failed )) passed, $failed failed"
+[ "$failed" -eq 0 ] && $setup_ok
