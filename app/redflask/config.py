@@ -1,0 +1,193 @@
+"""Settings read from APP_* environment variables and validated once at start-up.
+
+Every problem is reported with the name of the variable at fault, so a bad env file
+rendered by the deploy role fails the boot with a message an operator can act on.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import current_app
+
+ENVIRONMENTS = ("production", "development", "testing")
+MIN_SECRET_KEY_LENGTH = 32
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+DEFAULT_EXTENSIONS = frozenset({"txt", "csv", "json", "pdf", "png", "jpg", "jpeg", "gif", "zip"})
+_EXTENSION_RE = re.compile(r"^[a-z0-9]{1,16}$")
+_PREFIX_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+
+
+class ConfigError(RuntimeError):
+    """Raised when the environment does not describe a usable configuration."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str = "production"
+    secret_key: str = ""
+    database_url: str = ""
+    redis_url: str = ""
+    redis_prefix: str = "redflask:"
+    upload_dir: Path = Path()
+    max_upload_mb: int = 16
+    allowed_extensions: frozenset[str] = DEFAULT_EXTENSIONS
+    cors_origins: tuple[str, ...] = ()
+    token_ttl: int = 3600
+    login_rate_limit_ip: int = 20
+    login_rate_limit_user: int = 5
+    login_rate_window: int = 300
+    release_id: str = ""
+    log_level: str = "INFO"
+    db_pool_size: int = 5
+    db_max_overflow: int = 10
+    background_workers: int = 4
+    background_queue: int = 100
+    # argon2 cost; the defaults are argon2-cffi's RFC 9106 low-memory profile.
+    argon2_time_cost: int = 3
+    argon2_memory_kib: int = 65536
+
+    @property
+    def max_content_length(self) -> int:
+        return self.max_upload_mb * 1024 * 1024
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int, maximum: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+    if not minimum <= value <= maximum:
+        raise ConfigError(f"{name} must be between {minimum} and {maximum}, got {value}")
+    return value
+
+
+def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in env.get(name, "").split(",") if item.strip())
+
+
+def _require(env: Mapping[str, str], name: str) -> str:
+    value = env.get(name, "").strip()
+    if not value:
+        raise ConfigError(f"{name} is required but not set")
+    return value
+
+
+def _check_url(name: str, url: str, schemes: tuple[str, ...]) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in schemes or not parts.hostname:
+        raise ConfigError(f"{name} must be a URL with scheme {' or '.join(schemes)} and a host")
+    return url
+
+
+def _extensions(env: Mapping[str, str]) -> frozenset[str]:
+    items = _list(env, "APP_ALLOWED_EXTENSIONS")
+    if not items:
+        return DEFAULT_EXTENSIONS
+    cleaned = {item.lower().lstrip(".") for item in items}
+    bad = sorted(item for item in cleaned if not _EXTENSION_RE.match(item))
+    if bad:
+        raise ConfigError(f"APP_ALLOWED_EXTENSIONS has invalid entries: {', '.join(bad)}")
+    return frozenset(cleaned)
+
+
+def _origins(env: Mapping[str, str]) -> tuple[str, ...]:
+    origins = _list(env, "APP_CORS_ORIGINS")
+    for origin in origins:
+        parts = urlsplit(origin)
+        # A wildcard with credentials would let any site act as the logged-in user.
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.path:
+            raise ConfigError(
+                f"APP_CORS_ORIGINS entries must look like https://host[:port], got {origin!r}"
+            )
+    return origins
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Build Settings from a mapping of environment variables (os.environ by default)."""
+    env = os.environ if env is None else env
+    app_env = env.get("APP_ENV", "production").strip() or "production"
+    if app_env not in ENVIRONMENTS:
+        raise ConfigError(f"APP_ENV must be one of {', '.join(ENVIRONMENTS)}, got {app_env!r}")
+
+    secret_key = env.get("APP_SECRET_KEY", "")
+    if app_env == "production":
+        if not secret_key:
+            raise ConfigError("APP_SECRET_KEY is required when APP_ENV=production")
+        if len(secret_key) < MIN_SECRET_KEY_LENGTH:
+            raise ConfigError(
+                f"APP_SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters long"
+            )
+    elif not secret_key:
+        # Outside production a per-process random key is fine: nothing signed must survive.
+        secret_key = os.urandom(32).hex()
+
+    log_level = env.get("APP_LOG_LEVEL", "INFO").strip().upper() or "INFO"
+    if log_level not in LOG_LEVELS:
+        raise ConfigError(f"APP_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
+
+    redis_prefix = env.get("APP_REDIS_PREFIX", "redflask:").strip() or "redflask:"
+    if not _PREFIX_RE.match(redis_prefix):
+        raise ConfigError("APP_REDIS_PREFIX may only contain letters, digits and _.:-")
+
+    upload_dir = Path(_require(env, "APP_UPLOAD_DIR"))
+    if not upload_dir.is_absolute():
+        raise ConfigError("APP_UPLOAD_DIR must be an absolute path")
+
+    return Settings(
+        env=app_env,
+        secret_key=secret_key,
+        database_url=_check_url(
+            "APP_DATABASE_URL", _require(env, "APP_DATABASE_URL"), ("mysql+pymysql",)
+        ),
+        redis_url=_check_url("APP_REDIS_URL", _require(env, "APP_REDIS_URL"), ("redis", "rediss")),
+        redis_prefix=redis_prefix,
+        upload_dir=upload_dir,
+        max_upload_mb=_int(env, "APP_MAX_UPLOAD_MB", 16, 1, 4096),
+        allowed_extensions=_extensions(env),
+        cors_origins=_origins(env),
+        token_ttl=_int(env, "APP_TOKEN_TTL", 3600, 60, 30 * 86400),
+        login_rate_limit_ip=_int(env, "APP_LOGIN_RATE_LIMIT_PER_IP", 20, 1, 100000),
+        login_rate_limit_user=_int(env, "APP_LOGIN_RATE_LIMIT_PER_USER", 5, 1, 100000),
+        login_rate_window=_int(env, "APP_LOGIN_RATE_WINDOW", 300, 1, 86400),
+        release_id=env.get("APP_RELEASE_ID", "").strip(),
+        log_level=log_level,
+        db_pool_size=_int(env, "APP_DB_POOL_SIZE", 5, 1, 200),
+        db_max_overflow=_int(env, "APP_DB_MAX_OVERFLOW", 10, 0, 200),
+        background_workers=_int(env, "APP_BACKGROUND_WORKERS", 4, 1, 64),
+        background_queue=_int(env, "APP_BACKGROUND_QUEUE", 100, 1, 100000),
+    )
+
+
+def resolve_settings(config: Settings | Mapping[str, Any] | None) -> Settings:
+    """Accept what create_app() was given: nothing, a Settings, or overrides for it."""
+    if isinstance(config, Settings):
+        return config
+    overrides = dict(config or {})
+    env_overrides = {key: overrides.pop(key) for key in list(overrides) if key.startswith("APP_")}
+    base = load_settings({**os.environ, **env_overrides}) if env_overrides else load_settings()
+    known = {f.name for f in fields(Settings)}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise ConfigError(f"unknown settings passed to create_app: {', '.join(unknown)}")
+    return base.with_overrides(**overrides)
+
+
+SETTINGS_EXTENSION = "redflask.settings"
+
+
+def get_settings() -> Settings:
+    """The Settings of the app handling the current request or CLI command."""
+    return current_app.extensions[SETTINGS_EXTENSION]

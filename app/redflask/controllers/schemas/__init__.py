@@ -1,0 +1,1 @@
+"""Pydantic models: the request and response contracts the OpenAPI document is built from."""

@@ -1,0 +1,1 @@
+"""Alembic environment shipped in the package (script_location redflask:migrations)."""

@@ -1,0 +1,6 @@
+"""SQLAlchemy 2.x declarative models; Alembic migrations mirror them."""
+
+from redflask.models.base import Base
+from redflask.models.user import ROLES, User
+
+__all__ = ["ROLES", "Base", "User"]

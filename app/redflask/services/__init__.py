@@ -1,0 +1,1 @@
+"""Business logic and transactions; controllers call these, never the models directly."""

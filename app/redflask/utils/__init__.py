@@ -1,0 +1,1 @@
+"""Cross-cutting helpers shared by controllers and services."""
