@@ -30,7 +30,7 @@ scripts/build-images.sh "${needed[@]}" || exit 1
 passed=0 failed=0 report=()
 for run in "${runs[@]}"; do
   scenario=${run%%:*} distro=${run#*:}
-  mkdir -p ".cache/apt/$distro/partial" .cache/logs
+  mkdir -p ".cache/apt/${MOLECULE_APT_CACHE:-shared}/$distro/partial" .cache/logs
   log=".cache/logs/molecule-$scenario-$distro.log"
   echo "=== molecule test -s $scenario (MOLECULE_DISTRO=$distro); log: $log"
   started=$SECONDS
