@@ -7,6 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/.venv/bin:$PATH"
+export DEPLOYER_ARTIFACTS="$PWD/.artifacts"
 export DEMO_DISTRO=${DEMO_DISTRO:-ubuntu2204} DEMO_HTTP_PORT=${DEMO_HTTP_PORT:-8080}
 
 up() {
@@ -14,6 +15,7 @@ up() {
   scripts/bootstrap-venv.sh
   scripts/ensure-docker.sh
   scripts/build-images.sh "$DEMO_DISTRO"
+  scripts/build-standin-anaconda.sh
   ansible-playbook -i inventory/demo scripts/demo_nodes.yml
   echo "[demo] waiting for systemd to finish booting in every node"
   ansible all -i inventory/demo -o -m ansible.builtin.command \
@@ -22,7 +24,9 @@ up() {
   echo
   echo "[demo] site.yml finished in $((SECONDS - started)) s total."
   if [ -d roles/flask_app ]; then
-    scripts/demo_check.sh "http://127.0.0.1:$DEMO_HTTP_PORT"
+    ansible-playbook -i inventory/demo playbooks/smoke_test.yml -e smoke_url="http://127.0.0.1:$DEMO_HTTP_PORT"
+    echo
+    echo "[demo] The app answers on http://127.0.0.1:$DEMO_HTTP_PORT/ (API docs: /api/v1/swagger)."
   else
     echo "[demo] The demo nodes are up and reachable, but the roles do not exist yet:"
     echo "[demo] nothing is deployed, so nothing answers on http://127.0.0.1:$DEMO_HTTP_PORT/ yet."
@@ -33,7 +37,7 @@ clean() {
   if docker info >/dev/null 2>&1 && [ -x .venv/bin/ansible-playbook ]; then
     ansible-playbook -i inventory/demo scripts/demo_nodes.yml -e demo_state=absent
   fi
-  rm -rf inventory/demo/credentials .cache/facts
+  rm -rf .credentials/demo .cache/facts
   echo "[demo] removed"
 }
 
