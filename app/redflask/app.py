@@ -18,6 +18,7 @@ from redflask.config import SETTINGS_EXTENSION, ConfigError, Settings, resolve_s
 from redflask.controllers import register_controllers
 from redflask.controllers.schemas.common import ErrorResponse
 from redflask.resources import load_resources
+from redflask.services.files import init_files
 from redflask.utils.background import init_background
 from redflask.utils.db import db
 from redflask.utils.errors import handle_validation_error, register_error_handlers
@@ -100,6 +101,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> RedFlask:
     redis_store.init_app(app, settings.redis_url, settings.redis_prefix)
     init_passwords(app, settings.argon2_time_cost, settings.argon2_memory_kib)
     init_background(app, settings.background_workers, settings.background_queue)
+    init_files(app, settings)
     load_resources(app)
 
     register_controllers(app)  # its auth hook runs before the JSON check below

@@ -19,6 +19,9 @@ from flask import current_app
 ENVIRONMENTS = ("production", "development", "testing")
 MIN_SECRET_KEY_LENGTH = 32
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# filesystem: flat files in APP_UPLOAD_DIR (one host, or a mount shared by every host);
+# database: content in MySQL, so every app host behind the load balancer sees every upload.
+UPLOAD_BACKENDS = ("filesystem", "database")
 DEFAULT_EXTENSIONS = frozenset({"txt", "csv", "json", "pdf", "png", "jpg", "jpeg", "gif", "zip"})
 _EXTENSION_RE = re.compile(r"^[a-z0-9]{1,16}$")
 _PREFIX_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
@@ -35,7 +38,9 @@ class Settings:
     database_url: str = ""
     redis_url: str = ""
     redis_prefix: str = "redflask:"
-    upload_dir: Path = Path()
+    upload_backend: str = "filesystem"
+    # None only with the database backend, which does not need a directory.
+    upload_dir: Path | None = None
     max_upload_mb: int = 16
     allowed_extensions: frozenset[str] = DEFAULT_EXTENSIONS
     cors_origins: tuple[str, ...] = ()
@@ -115,6 +120,16 @@ def _origins(env: Mapping[str, str]) -> tuple[str, ...]:
     return origins
 
 
+def _upload_dir(env: Mapping[str, str], required: bool) -> Path | None:
+    """APP_UPLOAD_DIR: required by the filesystem backend, checked whenever it is set."""
+    if not required and not env.get("APP_UPLOAD_DIR", "").strip():
+        return None
+    upload_dir = Path(_require(env, "APP_UPLOAD_DIR"))
+    if not upload_dir.is_absolute():
+        raise ConfigError("APP_UPLOAD_DIR must be an absolute path")
+    return upload_dir
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Build Settings from a mapping of environment variables (os.environ by default)."""
     env = os.environ if env is None else env
@@ -142,9 +157,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if not _PREFIX_RE.match(redis_prefix):
         raise ConfigError("APP_REDIS_PREFIX may only contain letters, digits and _.:-")
 
-    upload_dir = Path(_require(env, "APP_UPLOAD_DIR"))
-    if not upload_dir.is_absolute():
-        raise ConfigError("APP_UPLOAD_DIR must be an absolute path")
+    upload_backend = env.get("APP_UPLOAD_BACKEND", "filesystem").strip().lower() or "filesystem"
+    if upload_backend not in UPLOAD_BACKENDS:
+        choices = ", ".join(UPLOAD_BACKENDS)
+        raise ConfigError(f"APP_UPLOAD_BACKEND must be one of {choices}, got {upload_backend!r}")
+    upload_dir = _upload_dir(env, required=upload_backend == "filesystem")
 
     return Settings(
         env=app_env,
@@ -154,6 +171,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ),
         redis_url=_check_url("APP_REDIS_URL", _require(env, "APP_REDIS_URL"), ("redis", "rediss")),
         redis_prefix=redis_prefix,
+        upload_backend=upload_backend,
         upload_dir=upload_dir,
         max_upload_mb=_int(env, "APP_MAX_UPLOAD_MB", 16, 1, 4096),
         allowed_extensions=_extensions(env),

@@ -11,7 +11,7 @@ import logging
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 import pymysql
@@ -22,7 +22,7 @@ from sqlalchemy import Engine, create_engine, delete
 
 from redflask import create_app
 from redflask.app import RedFlask
-from redflask.models import User
+from redflask.models import StoredFile, User
 from redflask.services.users import create_user
 from redflask.utils.background import executor_for
 from redflask.utils.db import db
@@ -114,6 +114,20 @@ def migrated(app_env: dict[str, str]) -> None:
         db.engine.dispose()
 
 
+@pytest.fixture
+def fresh_database(app_env) -> Iterator[str]:
+    """An empty database of its own, for migration tests."""
+    name = f"redflask_mig_{uuid.uuid4().hex[:10]}"
+    connection = _server_connection()
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+    base = app_env["APP_DATABASE_URL"].rsplit("/", 1)[0]
+    yield f"{base}/{name}?charset=utf8mb4"
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
+    connection.close()
+
+
 # Cheap argon2 parameters: the suite hashes hundreds of passwords.
 FAST_HASH = {"argon2_time_cost": 1, "argon2_memory_kib": 8192}
 
@@ -146,24 +160,42 @@ def make_app(app_env, migrated, redis_client, test_engine, tmp_path):
             db.engine.dispose()
     with test_engine.begin() as connection:
         connection.execute(delete(User))
+        connection.execute(delete(StoredFile))
     _delete_prefixed(redis_client, redis_prefix_for_run())
 
 
 @pytest.fixture(scope="session")
-def shared_app(app_env, migrated, tmp_path_factory) -> Iterator[RedFlask]:
-    """One default app for the whole run: building an app and its pool costs ~0.2 s."""
-    app = build_app(app_env, tmp_path_factory.mktemp("shared") / "uploads")
-    yield app
-    executor_for(app).shutdown(wait=True)
-    with app.app_context():
-        db.engine.dispose()
+def shared_apps(app_env, migrated, tmp_path_factory) -> Iterator[Callable[[str], RedFlask]]:
+    """One default app per upload backend for the whole run, built on first use: building
+    an app and its pool costs ~0.2 s."""
+    apps: dict[str, RedFlask] = {}
+
+    def get(backend: str) -> RedFlask:
+        if backend not in apps:
+            upload_dir = tmp_path_factory.mktemp(f"shared-{backend}") / "uploads"
+            apps[backend] = build_app(app_env, upload_dir, APP_UPLOAD_BACKEND=backend)
+        return apps[backend]
+
+    yield get
+    for app in apps.values():
+        executor_for(app).shutdown(wait=True)
+        with app.app_context():
+            db.engine.dispose()
 
 
 @pytest.fixture
-def app(shared_app: RedFlask, make_app) -> Iterator[RedFlask]:
+def upload_backend() -> str:
+    """The default app's upload backend; the file tests parametrize it over every backend."""
+    return "filesystem"
+
+
+@pytest.fixture
+def app(shared_apps, upload_backend: str, make_app) -> Iterator[RedFlask]:
     """The default app; every test starts with no users, no Redis keys and no uploads."""
+    shared_app = shared_apps(upload_backend)
     yield shared_app
-    # Runs before make_app's data wipe, so no background write races the DELETE.
+    # Runs before make_app's data wipe (users, stored files), so no background write races
+    # the DELETE.
     executor_for(shared_app).shutdown(wait=True)
     shutil.rmtree(shared_app.extensions["redflask.settings"].upload_dir, ignore_errors=True)
 

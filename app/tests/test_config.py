@@ -23,6 +23,7 @@ BASE = {
 def test_production_settings_and_defaults() -> None:
     settings = load_settings(BASE)
     assert settings.env == "production"
+    assert settings.upload_backend == "filesystem"
     assert settings.upload_dir == Path("/srv/app/shared/uploads")
     assert settings.max_content_length == 16 * 1024 * 1024
     assert settings.cors_origins == ()
@@ -40,8 +41,10 @@ def test_lists_and_numbers_are_parsed() -> None:
             "APP_LOGIN_RATE_LIMIT_PER_USER": "3",
             "APP_RELEASE_ID": " 20261125T0100 ",
             "APP_LOG_LEVEL": "debug",
+            "APP_UPLOAD_BACKEND": " Database ",
         }
     )
+    assert settings.upload_backend == "database"
     assert settings.allowed_extensions == frozenset({"txt", "png", "csv"})
     assert settings.cors_origins == ("https://a.example", "http://localhost:3000")
     assert settings.max_content_length == 2 * 1024 * 1024
@@ -72,6 +75,10 @@ def test_non_production_generates_a_secret_key() -> None:
         ({"APP_REDIS_URL": "http://cache:6379"}, "APP_REDIS_URL"),
         ({"APP_UPLOAD_DIR": ""}, "APP_UPLOAD_DIR"),
         ({"APP_UPLOAD_DIR": "uploads"}, "APP_UPLOAD_DIR"),
+        ({"APP_UPLOAD_BACKEND": "s3"}, "APP_UPLOAD_BACKEND"),
+        ({"APP_UPLOAD_BACKEND": "filesystem", "APP_UPLOAD_DIR": ""}, "APP_UPLOAD_DIR"),
+        # Not needed by the database backend, but a bad value is still refused.
+        ({"APP_UPLOAD_BACKEND": "database", "APP_UPLOAD_DIR": "uploads"}, "APP_UPLOAD_DIR"),
         ({"APP_MAX_UPLOAD_MB": "ten"}, "APP_MAX_UPLOAD_MB"),
         ({"APP_MAX_UPLOAD_MB": "0"}, "APP_MAX_UPLOAD_MB"),
         ({"APP_TOKEN_TTL": "5"}, "APP_TOKEN_TTL"),

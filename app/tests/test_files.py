@@ -1,16 +1,33 @@
-"""Uploads: limits, names, overwrite rules and every path-traversal spelling."""
+"""Uploads: limits, names, overwrite rules and every path-traversal spelling, on every
+upload backend; then what only the database backend promises: several app hosts share
+one store, and its migration is additive and reversible."""
 
 from __future__ import annotations
 
 import io
 import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import create_engine, inspect, select, text
 
-from tests.conftest import assert_error
+from redflask.config import UPLOAD_BACKENDS, ConfigError, load_settings
+from redflask.models import Base, StoredFile, User
+from redflask.services.files import DatabaseBackend, backend_for
+from redflask.utils.db import db
+from tests.conftest import ADMIN_PASSWORD, assert_error, build_app, login
 
 FILES = "/api/v1/files"
+
+
+@pytest.fixture(params=UPLOAD_BACKENDS)
+def upload_backend(request) -> str:
+    """Every test in this module that uses the default app runs once per backend."""
+    return request.param
 
 
 def _upload(client, name: str, data: bytes = b"hello", query: str = ""):
@@ -21,6 +38,65 @@ def _upload(client, name: str, data: bytes = b"hello", query: str = ""):
     )
 
 
+def _raw_upload(client, name: str, data: bytes):
+    # Built by hand: werkzeug's test client spools big multipart bodies to a temporary file
+    # it never closes, which filterwarnings=error would report as a leak of ours.
+    boundary = "redflask-test-boundary"
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n"
+        ).encode()
+        + data
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    return client.post(FILES, data=body, content_type=f"multipart/form-data; boundary={boundary}")
+
+
+def _admin_client(app):
+    client = app.test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = "Bearer " + login(client, "admin", ADMIN_PASSWORD)
+    return client
+
+
+class _Directory:
+    """What the filesystem backend holds: every entry of the upload directory."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def names(self) -> list[str]:
+        if not self.directory.exists():
+            return []
+        return sorted(entry.name for entry in self.directory.iterdir())
+
+    def content(self, name: str) -> bytes:
+        return (self.directory / name).read_bytes()
+
+
+class _Table:
+    """What the database backend holds: every row of stored_file."""
+
+    def __init__(self, engine) -> None:
+        self.engine = engine
+
+    def names(self) -> list[str]:
+        with self.engine.connect() as connection:
+            return list(connection.scalars(select(StoredFile.name).order_by(StoredFile.name)))
+
+    def content(self, name: str) -> bytes:
+        with self.engine.connect() as connection:
+            return connection.scalar(select(StoredFile.content).where(StoredFile.name == name))
+
+
+@pytest.fixture
+def storage(app, upload_backend, test_engine) -> _Directory | _Table:
+    """The default app's store, read directly rather than through the API under test."""
+    if upload_backend == "filesystem":
+        return _Directory(app.extensions["redflask.settings"].upload_dir)
+    return _Table(test_engine)
+
+
 @pytest.fixture
 def upload_dir(app) -> Path:
     directory = app.extensions["redflask.settings"].upload_dir
@@ -28,34 +104,47 @@ def upload_dir(app) -> Path:
     return directory
 
 
-def test_upload_list_download_delete(admin_client, upload_dir) -> None:
+def test_upload_list_download_delete(admin_client, storage) -> None:
     created = _upload(admin_client, "report.txt", b"quarterly numbers")
     assert created.status_code == 201
     body = created.get_json()
     assert body["name"] == "report.txt" and body["size"] == 17
     assert body["modified_at"].endswith("Z")
     assert created.headers["Location"].endswith("/api/v1/files/report.txt")
-    assert (upload_dir / "report.txt").read_bytes() == b"quarterly numbers"
+    assert storage.content("report.txt") == b"quarterly numbers"
 
     listed = admin_client.get(FILES).get_json()["items"]
-    assert [item["name"] for item in listed] == ["report.txt"]
+    assert listed == [body]
 
     with admin_client.get(f"{FILES}/report.txt") as download:
         assert download.status_code == 200
         assert download.get_data() == b"quarterly numbers"
         assert download.mimetype == "application/octet-stream"
         assert download.headers["Content-Disposition"] == "attachment; filename=report.txt"
+        assert download.headers["Content-Length"] == "17"
 
     assert admin_client.delete(f"{FILES}/report.txt").status_code == 204
-    assert not (upload_dir / "report.txt").exists()
+    assert storage.names() == []
     assert_error(admin_client.get(f"{FILES}/report.txt"), 404, "not_found")
+    assert_error(admin_client.delete(f"{FILES}/report.txt"), 404, "not_found")
 
 
-def test_regular_users_upload_and_download_but_cannot_delete(user_client) -> None:
+def test_download_answers_conditional_requests(admin_client) -> None:
+    assert _upload(admin_client, "cached.txt", b"same bytes").status_code == 201
+    with admin_client.get(f"{FILES}/cached.txt") as first:
+        last_modified = first.headers["Last-Modified"]
+    headers = {"If-Modified-Since": last_modified}
+    with admin_client.get(f"{FILES}/cached.txt", headers=headers) as again:
+        assert again.status_code == 304
+        assert again.get_data() == b""
+
+
+def test_regular_users_upload_and_download_but_cannot_delete(user_client, storage) -> None:
     assert _upload(user_client, "notes.csv").status_code == 201
     with user_client.get(f"{FILES}/notes.csv") as download:
         assert download.status_code == 200
     assert_error(user_client.delete(f"{FILES}/notes.csv"), 403, "forbidden")
+    assert storage.names() == ["notes.csv"]
 
 
 @pytest.mark.parametrize(
@@ -65,43 +154,70 @@ def test_files_need_a_token(client, method, path) -> None:
     assert_error(getattr(client, method)(path), 401)
 
 
-def test_existing_file_is_not_overwritten_unless_asked(admin_client, upload_dir) -> None:
+def test_existing_file_is_not_overwritten_unless_asked(admin_client, storage) -> None:
     assert _upload(admin_client, "data.json", b"{}").status_code == 201
     assert_error(_upload(admin_client, "data.json", b"[1]"), 409, "file_exists")
-    assert (upload_dir / "data.json").read_bytes() == b"{}"
-    replaced = _upload(admin_client, "data.json", b"[1]", query="?overwrite=true")
+    assert storage.content("data.json") == b"{}"
+    replaced = _upload(admin_client, "data.json", b"[1, 2]", query="?overwrite=true")
     assert replaced.status_code == 201
-    assert (upload_dir / "data.json").read_bytes() == b"[1]"
-    # No temporary files are left behind by either path.
-    assert sorted(p.name for p in upload_dir.iterdir()) == ["data.json"]
+    assert replaced.get_json()["size"] == 6
+    assert storage.content("data.json") == b"[1, 2]"
+    with admin_client.get(f"{FILES}/data.json") as download:
+        assert download.get_data() == b"[1, 2]"
+    assert [item["size"] for item in admin_client.get(FILES).get_json()["items"]] == [6]
+    # No temporary files or extra rows are left behind by either path.
+    assert storage.names() == ["data.json"]
+
+
+def test_overwrite_of_a_new_name_creates_it(admin_client, storage) -> None:
+    assert _upload(admin_client, "fresh.txt", b"new", query="?overwrite=true").status_code == 201
+    assert storage.content("fresh.txt") == b"new"
+
+
+def test_names_are_case_sensitive(admin_client, storage) -> None:
+    assert _upload(admin_client, "Report.txt", b"upper").status_code == 201
+    assert _upload(admin_client, "report.txt", b"lower").status_code == 201
+    assert storage.names() == ["Report.txt", "report.txt"]
+    names = [item["name"] for item in admin_client.get(FILES).get_json()["items"]]
+    assert names == ["Report.txt", "report.txt"]
+    with admin_client.get(f"{FILES}/Report.txt") as download:
+        assert download.get_data() == b"upper"
+    assert_error(admin_client.get(f"{FILES}/REPORT.txt"), 404, "not_found")
+
+
+def test_listing_is_sorted_and_matches_what_uploads_answered(admin_client) -> None:
+    answered = [_upload(admin_client, name).get_json() for name in ("b.txt", "c.txt", "a.txt")]
+    listed = admin_client.get(FILES).get_json()["items"]
+    assert listed == sorted(answered, key=lambda item: item["name"])
+
+
+def test_concurrent_uploads_of_one_name_create_it_once(app, admin_id, storage) -> None:
+    clients = [_admin_client(app), _admin_client(app)]
+    barrier = threading.Barrier(2)
+
+    def upload(client, data: bytes):
+        barrier.wait()
+        return _upload(client, "race.txt", data)
+
+    payloads = [b"from the first host", b"from the second host"]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = list(pool.map(upload, clients, payloads))
+    assert sorted(r.status_code for r in results) == [201, 409]
+    winner = next(i for i, r in enumerate(results) if r.status_code == 201)
+    assert_error(results[1 - winner], 409, "file_exists")
+    assert storage.names() == ["race.txt"]
+    assert storage.content("race.txt") == payloads[winner]
 
 
 @pytest.mark.parametrize("name", ["run.sh", "page.html", "noextension", "archive.tar.gz.exe"])
-def test_disallowed_extensions_are_415(admin_client, upload_dir, name) -> None:
+def test_disallowed_extensions_are_415(admin_client, storage, name) -> None:
     assert_error(_upload(admin_client, name), 415, "extension_not_allowed")
-    assert list(upload_dir.iterdir()) == []
+    assert storage.names() == []
 
 
-def test_oversized_upload_is_413_in_the_error_shape(make_app, admin_id) -> None:
-    from tests.conftest import ADMIN_PASSWORD, login
-
-    app = make_app(max_upload_mb=1)
-    client = app.test_client()
-    client.environ_base["HTTP_AUTHORIZATION"] = "Bearer " + login(client, "admin", ADMIN_PASSWORD)
-    # Built by hand: werkzeug's test client spools big multipart bodies to a temporary file
-    # it never closes, which filterwarnings=error would report as a leak of ours.
-    boundary = "redflask-test-boundary"
-    body = (
-        (
-            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.txt"\r\n'
-            "Content-Type: text/plain\r\n\r\n"
-        ).encode()
-        + b"x" * (1024 * 1024 + 10)
-        + f"\r\n--{boundary}--\r\n".encode()
-    )
-    response = client.post(
-        FILES, data=body, content_type=f"multipart/form-data; boundary={boundary}"
-    )
+def test_oversized_upload_is_413_in_the_error_shape(make_app, upload_backend, admin_id) -> None:
+    client = _admin_client(make_app(max_upload_mb=1, upload_backend=upload_backend))
+    response = _raw_upload(client, "big.txt", b"x" * (1024 * 1024 + 10))
     assert_error(response, 413, "payload_too_large")
     assert _upload(client, "small.txt", b"x" * 1000).status_code == 201
 
@@ -121,19 +237,27 @@ def test_missing_file_field_is_422(admin_client) -> None:
         (".hidden.txt", "hidden.txt"),
     ],
 )
-def test_uploaded_names_are_made_safe(admin_client, upload_dir, client_name, stored_as):
+def test_uploaded_names_are_made_safe(admin_client, storage, client_name, stored_as):
     response = _upload(admin_client, client_name)
     assert response.status_code == 201
     assert response.get_json()["name"] == stored_as
-    assert [p.name for p in upload_dir.iterdir()] == [stored_as]
+    assert storage.names() == [stored_as]
 
 
-@pytest.mark.parametrize("client_name", ["..", "../", "\x00.txt", "...", "/"])
-def test_unusable_upload_names_are_rejected(admin_client, upload_dir, client_name) -> None:
+@pytest.mark.parametrize("client_name", ["..", "../", "\x00.txt", "...", "/", "a" * 197 + ".txt"])
+def test_unusable_upload_names_are_rejected(admin_client, storage, client_name) -> None:
     response = _upload(admin_client, client_name)
     assert response.status_code in (400, 415)
     assert_error(response, response.status_code)
-    assert list(upload_dir.iterdir()) == []
+    assert storage.names() == []
+
+
+def test_longest_name_is_accepted(admin_client, storage) -> None:
+    name = "a" * 196 + ".txt"
+    assert _upload(admin_client, name).status_code == 201
+    assert storage.names() == [name]
+    with admin_client.get(f"{FILES}/{name}") as download:
+        assert download.status_code == 200
 
 
 TRAVERSALS = [
@@ -160,7 +284,7 @@ TRAVERSALS = [
 
 @pytest.mark.parametrize("name", TRAVERSALS)
 @pytest.mark.parametrize("method", ["get", "delete"])
-def test_traversal_is_refused(admin_client, upload_dir, tmp_path, name, method) -> None:
+def test_traversal_is_refused(admin_client, tmp_path, name, method) -> None:
     secret = tmp_path / "secret.txt"
     secret.write_text("top secret")
     with getattr(admin_client, method)(f"{FILES}/{name}") as response:
@@ -170,6 +294,8 @@ def test_traversal_is_refused(admin_client, upload_dir, tmp_path, name, method) 
     assert secret.read_text() == "top secret"
 
 
+# Planted symlinks and stray entries only exist in a directory.
+@pytest.mark.parametrize("upload_backend", ["filesystem"])
 def test_symlink_out_of_the_upload_dir_is_refused(admin_client, upload_dir, tmp_path) -> None:
     secret = tmp_path / "outside.txt"
     secret.write_text("top secret")
@@ -180,6 +306,7 @@ def test_symlink_out_of_the_upload_dir_is_refused(admin_client, upload_dir, tmp_
     assert secret.exists()
 
 
+@pytest.mark.parametrize("upload_backend", ["filesystem"])
 def test_listing_skips_directories_hidden_files_and_symlinks(
     admin_client, upload_dir, tmp_path
 ) -> None:
@@ -191,3 +318,142 @@ def test_listing_skips_directories_hidden_files_and_symlinks(
     _upload(admin_client, "a.txt")
     names = [item["name"] for item in admin_client.get(FILES).get_json()["items"]]
     assert names == ["a.txt", "b.txt"]
+
+
+# ---- database backend only ----------------------------------------------------------
+
+# Pins the default app (behind admin_id) to the database backend for these tests.
+DATABASE_ONLY = pytest.mark.parametrize("upload_backend", ["database"])
+
+
+@DATABASE_ONLY
+def test_app_hosts_share_uploads_through_the_database(make_app, admin_id, tmp_path) -> None:
+    # Two apps with their own upload directories stand for two hosts behind one balancer.
+    hosts = [
+        make_app(APP_UPLOAD_BACKEND="database", APP_UPLOAD_DIR=str(tmp_path / f"host-{i}"))
+        for i in (1, 2)
+    ]
+    first, second = (_admin_client(host) for host in hosts)
+
+    assert _upload(first, "shared.txt", b"written on host 1").status_code == 201
+    assert [item["name"] for item in second.get(FILES).get_json()["items"]] == ["shared.txt"]
+    with second.get(f"{FILES}/shared.txt") as download:
+        assert download.get_data() == b"written on host 1"
+
+    assert_error(_upload(second, "shared.txt", b"again"), 409, "file_exists")
+    replaced = _upload(second, "shared.txt", b"replaced on host 2", query="?overwrite=true")
+    assert replaced.status_code == 201
+    with first.get(f"{FILES}/shared.txt") as download:
+        assert download.get_data() == b"replaced on host 2"
+
+    assert second.delete(f"{FILES}/shared.txt").status_code == 204
+    assert_error(first.get(f"{FILES}/shared.txt"), 404, "not_found")
+    # Nothing went to either host's disk.
+    assert not any((tmp_path / f"host-{i}").exists() for i in (1, 2))
+
+
+@DATABASE_ONLY
+def test_file_above_max_allowed_packet_is_413_not_an_outage(
+    make_app, admin_id, test_engine, app_logs
+) -> None:
+    with test_engine.connect() as connection:
+        packet = int(connection.scalar(text("SELECT @@max_allowed_packet")))
+    # The request limit is not what stops these: the database's packet limit is.
+    app = make_app(upload_backend="database", max_upload_mb=packet // (1024 * 1024) + 2)
+    client = _admin_client(app)
+
+    # The content travels hex-encoded: half the packet is already too much, although such a
+    # file would fit in a row.
+    too_big = b"x" * (packet // 2)
+    assert_error(_raw_upload(client, "too-big.txt", too_big), 413, "payload_too_large")
+    assert any("max_allowed_packet" in record.getMessage() for record in app_logs)
+
+    # Just inside the estimate the server really takes it: the estimate is an upper bound.
+    fits = b"\0\n'\\" * ((packet - DatabaseBackend.STATEMENT_OVERHEAD) // 8)
+    assert DatabaseBackend.statement_size(fits) <= packet
+    assert _raw_upload(client, "fits.txt", fits).status_code == 201
+    with client.get(f"{FILES}/fits.txt") as download:
+        assert download.get_data() == fits
+    assert [item["name"] for item in client.get(FILES).get_json()["items"]] == ["fits.txt"]
+
+
+def test_database_backend_does_not_need_an_upload_dir(app_env) -> None:
+    env = {**app_env, "APP_UPLOAD_BACKEND": "database"}
+    del env["APP_UPLOAD_DIR"]
+    settings = load_settings(env)
+    assert settings.upload_dir is None
+    assert isinstance(backend_for(settings), DatabaseBackend)
+    # Settings built in code cannot pick the filesystem without a directory either.
+    with pytest.raises(ConfigError, match="APP_UPLOAD_DIR is required"):
+        backend_for(settings.with_overrides(upload_backend="filesystem"))
+
+
+def test_migration_0002_is_additive_and_reversible(app_env, fresh_database, tmp_path) -> None:
+    app = build_app(app_env, tmp_path, database_url=fresh_database)
+    runner = app.test_cli_runner()
+    engine = create_engine(fresh_database)
+
+    def db_command(*args: str) -> None:
+        result = runner.invoke(args=["db", *args])
+        assert result.exit_code == 0, result.output
+
+    def revision() -> str:
+        with engine.connect() as connection:
+            return connection.scalar(text("SELECT version_num FROM alembic_version"))
+
+    def sys_user_schema() -> str:
+        with engine.connect() as connection:
+            return connection.execute(text("SHOW CREATE TABLE sys_user")).one()[1]
+
+    try:
+        db_command("upgrade", "0001")
+        with engine.begin() as connection:  # a row the previous release wrote
+            connection.execute(
+                User.__table__.insert().values(
+                    username="old", nickname="", password_hash="x", role="user", banned=False,
+                    created_at="2026-01-01", updated_at="2026-01-01",
+                )
+            )  # fmt: skip
+        before = sys_user_schema()
+
+        db_command("upgrade")
+        assert revision() == "0002"
+        assert sys_user_schema() == before  # untouched: the previous release still works
+        inspector = inspect(engine)
+        assert {c["name"] for c in inspector.get_columns("stored_file")} == set(
+            StoredFile.__table__.columns.keys()
+        )
+        assert [u["column_names"] for u in inspector.get_unique_constraints("stored_file")] == [
+            ["name"]
+        ]
+        with engine.connect() as connection:
+            options = connection.execute(
+                text(
+                    "SELECT engine, table_collation FROM information_schema.tables"
+                    " WHERE table_schema = DATABASE() AND table_name = 'stored_file'"
+                )
+            ).one()
+            content_type = connection.scalar(
+                text(
+                    "SELECT data_type FROM information_schema.columns WHERE table_schema ="
+                    " DATABASE() AND table_name = 'stored_file' AND column_name = 'content'"
+                )
+            )
+            # The migrated schema is exactly what the models describe.
+            assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+        assert options.engine == "InnoDB" and options.table_collation.startswith("utf8mb4")
+        assert content_type == "longblob"
+
+        db_command("downgrade", "0001")
+        assert revision() == "0001"
+        assert not inspect(engine).has_table("stored_file")
+        assert sys_user_schema() == before
+        with engine.connect() as connection:
+            assert connection.scalar(select(User.username)) == "old"
+
+        db_command("upgrade")
+        assert inspect(engine).has_table("stored_file")
+    finally:
+        engine.dispose()
+        with app.app_context():
+            db.engine.dispose()

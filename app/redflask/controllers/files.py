@@ -1,4 +1,4 @@
-"""File upload, listing, download and deletion under APP_UPLOAD_DIR."""
+"""File upload, listing, download and deletion, whichever backend stores the files."""
 
 from __future__ import annotations
 
@@ -67,13 +67,15 @@ def upload_file(form: UploadForm, query: UploadQuery):
 @login_required
 def download_file(path: FilePath):
     """Download a file as an attachment."""
-    location = files.existing(path.name)
-    # Always octet-stream: a browser must never render an uploaded file inline.
+    download = files.open_download(path.name)
+    # A path (filesystem) or an in-memory copy (database). Always octet-stream: a browser
+    # must never render an uploaded file inline.
     return send_file(
-        location,
+        download.source,
         mimetype="application/octet-stream",
         as_attachment=True,
-        download_name=location.name,
+        download_name=download.name,
+        last_modified=download.last_modified,
     )
 
 
