@@ -36,7 +36,9 @@ app_tests() {
     echo "app/ has no requirements-dev.txt: no app tests to run"
     return 1
   fi
-  VENV=.venv-app scripts/app-venv.sh && (cd app && ../.venv-app/bin/pytest)
+  VENV=.venv-app scripts/app-venv.sh && (cd app && ../.venv-app/bin/pytest) &&
+    echo "--- scripts/tests (the load generator's own tests)" &&
+    .venv-app/bin/pytest scripts/tests -q -p no:cacheprovider -o addopts=""
 }
 
 total=$SECONDS
