@@ -11,11 +11,15 @@ Standard library only (Python 3.11).  Exit status: 0 when no request failed,
 drain time ran out, reported as ``unsent``), 2 for usage errors or when the
 admin login fails.
 
-Only one kind of error is retried: a GET sent on a reused keep-alive connection
-that the server had already closed while it sat idle (the request got no byte
-back: RemoteDisconnected, BrokenPipe or ConnectionReset).  Such a GET is sent
-once more on a fresh connection, as browsers and HTTP client libraries do for
-idempotent requests, and counted in ``stale_keepalive_retries``.
+Only one kind of error is retried: a request sent on a reused keep-alive connection
+that the server had already closed while it sat idle (nothing came back: the send
+failed with BrokenPipe/ConnectionReset, or the status line never came,
+RemoteDisconnected).  nginx closes idle client connections whenever it reloads, so
+such a request never reached it; it is sent once more on a fresh connection, as
+browsers do for a reused connection that fails before any response byte, whatever
+the method, and counted in ``stale_keepalive_retries``.  A request that fails on a
+fresh connection, or after a byte of the response arrived, or on its retry, is a
+failure.
 
 All offsets in the result (failures, releases, release_timeline) are seconds since
 t0, the instant request 0 was due; ``started_epoch`` is t0 as wall-clock time, so
@@ -554,8 +558,7 @@ class Worker(threading.Thread):
                 resp, data = self.exchange(method, path, body, headers)
             except AttemptError as first:
                 stale = (
-                    method == "GET"
-                    and first.reused
+                    first.reused
                     and first.phase in ("send", "status")
                     and isinstance(first.exc, STALE_ERRORS)
                 )
