@@ -12,9 +12,11 @@
 set -euo pipefail
 
 # Bump when the recipe below changes, so stale images are rebuilt.
-RECIPE=3
+RECIPE=4
 IMAGE_PREFIX=${IMAGE_PREFIX:-deployer}
-PACKAGES=systemd,systemd-sysv,python3,python3-apt,sudo,iproute2,ca-certificates,procps
+# openssh-server: scenarios that connect as real servers are reached (SSH as a sudoer) start
+# it themselves; it is disabled in the image and has no host keys until then.
+PACKAGES=systemd,systemd-sysv,python3,python3-apt,sudo,iproute2,ca-certificates,procps,openssh-server
 
 log() { printf '[build-images] %s\n' "$*"; }
 
@@ -76,6 +78,10 @@ build_one() {
   rm -f "$root/var/lib/dbus/machine-id"
   chroot "$root" systemctl mask getty@tty1.service console-getty.service \
     systemd-logind.service >/dev/null 2>&1 || true
+  # sshd stays off (nothing listens on 22 unless a test starts it), and every container
+  # makes its own host keys (`ssh-keygen -A`) rather than sharing the image's.
+  chroot "$root" systemctl disable ssh.service ssh.socket >/dev/null 2>&1 || true
+  rm -f "$root"/etc/ssh/ssh_host_*
   chroot "$root" apt-get clean
   rm -rf "$root/var/lib/apt/lists/"*
   # With no package lists the cache must look stale, or apt's cache_valid_time (which
