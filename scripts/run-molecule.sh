@@ -5,12 +5,22 @@
 #   scripts/run-molecule.sh            the plan: each scenario on the distros its line names
 #   scripts/run-molecule.sh --matrix   every scenario of the plan on all three distros
 #   scripts/run-molecule.sh smoke:debian12 site:ubuntu2404   explicit runs
+#
+# MOLECULE_JOBS=N (default 1) runs the plan in N lanes at once. The scenarios that roll
+# releases out under a constant load (site, rolling, cluster) share the first lane, so two
+# of them never measure failed requests at the same time; the others are spread over the
+# remaining lanes. Each lane has its own .deb cache (apt does not wait for the archives lock
+# of a cache another lane's container holds), and in parallel mode each run's output goes to
+# its log only.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/.venv/bin:$PATH"
 # Plain output: logs and CI read better without terminal colour codes.
 export NO_COLOR=1 PY_COLORS=0 ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0
 ALL_DISTROS=(ubuntu2204 ubuntu2404 debian12)
+UNDER_LOAD=(site rolling cluster)
+jobs=${MOLECULE_JOBS:-1}
+apt_cache=${MOLECULE_APT_CACHE:-shared}
 
 runs=()
 if [ $# -gt 0 ] && [ "$1" != --matrix ]; then
@@ -27,24 +37,89 @@ fi
 mapfile -t needed < <(printf '%s\n' "${runs[@]}" | cut -d: -f2 | sort -u)
 scripts/build-images.sh "${needed[@]}" || exit 1
 
+status_dir=.cache/logs/molecule-status
+rm -rf "$status_dir"
+mkdir -p "$status_dir" .cache/logs
+
+# run_one <scenario:distro> <lane>: one `molecule test`, its result in $status_dir/<run>.
+run_one() {
+  local scenario=${1%%:*} distro=${1#*:} lane=$2
+  local log=".cache/logs/molecule-$scenario-$distro.log" cache=$apt_cache
+  [ "$lane" -eq 0 ] || cache=$apt_cache-lane$lane
+  mkdir -p ".cache/apt/$cache/$distro/partial"
+  local where="MOLECULE_DISTRO=$distro"
+  [ "$jobs" -le 1 ] || where="$where, lane $lane"
+  echo "=== molecule test -s $scenario ($where); log: $log"
+  local started=$SECONDS rc
+  # A free loopback port for the scenarios that publish sshd (site): runs from other
+  # checkouts or lanes at the same time must not collide.
+  local ssh_port
+  ssh_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  if [ "$jobs" -gt 1 ]; then
+    MOLECULE_SSH_PORT=$ssh_port MOLECULE_APT_CACHE=$cache MOLECULE_DISTRO=$distro \
+      molecule test -s "$scenario" >"$log" 2>&1
+    rc=$?
+  else
+    MOLECULE_SSH_PORT=$ssh_port MOLECULE_APT_CACHE=$cache MOLECULE_DISTRO=$distro \
+      molecule test -s "$scenario" 2>&1 | tee "$log"
+    rc=${PIPESTATUS[0]}
+  fi
+  local took=$((SECONDS - started)) line
+  if [ "$rc" -eq 0 ]; then
+    line=$(printf 'PASS  %-10s %-11s %4d s' "$scenario" "$distro" "$took")
+  else
+    line=$(printf 'FAIL  %-10s %-11s %4d s  (exit %d, log %s)' "$scenario" "$distro" "$took" "$rc" "$log")
+    # Leave nothing running behind a failed run.
+    MOLECULE_APT_CACHE=$cache MOLECULE_DISTRO=$distro molecule destroy -s "$scenario" >/dev/null 2>&1 || true
+  fi
+  echo "$line" >"$status_dir/$scenario-$distro"
+  echo "=== $line"
+}
+
+if [ "$jobs" -le 1 ]; then
+  jobs=1
+  for run in "${runs[@]}"; do run_one "$run" 0; done
+else
+  # Lane 0: the runs under load, in plan order; the rest round-robin over lanes 1..jobs-1.
+  declare -A lane_of=()
+  next=1
+  for run in "${runs[@]}"; do
+    if [[ " ${UNDER_LOAD[*]} " == *" ${run%%:*} "* ]]; then
+      lane_of[$run]=0
+    else
+      lane_of[$run]=$next
+      next=$(( next % (jobs - 1) + 1 ))
+    fi
+  done
+  pids=()
+  for lane in $(seq 0 $((jobs - 1))); do
+    (
+      for run in "${runs[@]}"; do
+        [ "${lane_of[$run]}" -eq "$lane" ] && run_one "$run" "$lane"
+      done
+      true
+    ) &
+    pids+=($!)
+  done
+  for pid in "${pids[@]}"; do wait "$pid"; done
+fi
+
 passed=0 failed=0 report=()
 for run in "${runs[@]}"; do
   scenario=${run%%:*} distro=${run#*:}
-  mkdir -p ".cache/apt/${MOLECULE_APT_CACHE:-shared}/$distro/partial" .cache/logs
-  log=".cache/logs/molecule-$scenario-$distro.log"
-  echo "=== molecule test -s $scenario (MOLECULE_DISTRO=$distro); log: $log"
-  started=$SECONDS
-  MOLECULE_DISTRO=$distro molecule test -s "$scenario" 2>&1 | tee "$log"
-  rc=${PIPESTATUS[0]}
-  took=$((SECONDS - started))
-  if [ "$rc" -eq 0 ]; then
-    passed=$((passed + 1)); report+=("$(printf 'PASS  %-10s %-11s %4d s' "$scenario" "$distro" "$took")")
-  else
-    failed=$((failed + 1)); report+=("$(printf 'FAIL  %-10s %-11s %4d s  (exit %d, log %s)' "$scenario" "$distro" "$took" "$rc" "$log")")
-    # Leave nothing running behind a failed run.
-    MOLECULE_DISTRO=$distro molecule destroy -s "$scenario" >/dev/null 2>&1 || true
-  fi
+  line=$(cat "$status_dir/$scenario-$distro" 2>/dev/null || printf 'FAIL  %-10s %-11s (no result)' "$scenario" "$distro")
+  report+=("$line")
+  case $line in PASS*) passed=$((passed + 1)) ;; *) failed=$((failed + 1)) ;; esac
 done
+if [ "$jobs" -gt 1 ] && [ "$failed" -gt 0 ]; then
+  for run in "${runs[@]}"; do
+    scenario=${run%%:*} distro=${run#*:}
+    grep -q '^PASS' "$status_dir/$scenario-$distro" 2>/dev/null && continue
+    echo
+    echo "--- last lines of .cache/logs/molecule-$scenario-$distro.log"
+    tail -n 80 ".cache/logs/molecule-$scenario-$distro.log"
+  done
+fi
 
 echo
 echo "molecule runs:"

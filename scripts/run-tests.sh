@@ -9,6 +9,9 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/.venv/bin:$PATH"
 molecule_args=("$@")
+# Two lanes of molecule runs at once (scripts/run-molecule.sh): the rollouts under load in
+# one, the role scenarios in the other. MOLECULE_JOBS=1 runs them one after the other.
+export MOLECULE_JOBS=${MOLECULE_JOBS:-2}
 
 names=() results=()
 step() {
