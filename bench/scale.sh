@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# Benchmark (not a test): how the cost of an idempotent `site.yml` grows with the number of
+# app hosts behind one web host. For each size (1, 4 and 8 app hosts by default) it starts
+# the containers (one web host, one host for the database and the cache, N app hosts; the
+# hosts of the previous size are kept and new app hosts added), converges them with
+# site.yml, then times idempotent runs, alternating Ansible's plain linear strategy and
+# Mitogen's (ansible.cfg's default), BENCH_REPEATS of each.
+#
+#   bench/scale.sh                          sizes 1 4 8, 2 runs per strategy and size
+#   BENCH_SIZES="1 2" BENCH_REPEATS=1 bench/scale.sh
+#
+# The inventory is written to .cache/bench-scale/inventory/ (demo group_vars: generated
+# secrets, the stand-in Anaconda installer); the containers are removed at the end.
+# Output: a report on stdout and in bench/results/scale-<UTC time>.txt.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PWD/.venv/bin:$PATH"
+export DEPLOYER_ARTIFACTS="$PWD/.artifacts" NO_COLOR=1 ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0
+export DEMO_DISTRO=${BENCH_DISTRO:-ubuntu2204}
+sizes=${BENCH_SIZES:-1 4 8} repeats=${BENCH_REPEATS:-2} port=${BENCH_HTTP_PORT:-8091}
+stamp=$(date -u +%Y%m%dT%H%M%SZ)
+work=.cache/bench-scale
+inventory=$work/inventory
+report=bench/results/scale-$stamp.txt
+log=.cache/logs/bench-scale.log
+network=deployer-scale
+mkdir -p bench/results .cache/logs "$inventory"
+ln -sfn ../../../inventory/demo/group_vars "$inventory/group_vars"
+: >"$log"
+results=()
+
+say() { printf '[bench] %s\n' "$*"; }
+
+# write_inventory <app hosts>
+write_inventory() {
+  {
+    echo "# Written by bench/scale.sh: one web host, one db+cache host, $1 app hosts."
+    echo "all:"
+    echo "  vars:"
+    echo "    ansible_connection: docker"
+    echo "    ansible_python_interpreter: /usr/bin/python3"
+    echo "  children:"
+    echo "    web:"
+    echo "      hosts:"
+    echo "        deployer-scale-web:"
+    echo "          demo_published_ports: [\"127.0.0.1:$port:80\"]"
+    echo "    app:"
+    echo "      hosts:"
+    for i in $(seq 1 "$1"); do echo "        deployer-scale-app$i:"; done
+    echo "    db:"
+    echo "      hosts:"
+    echo "        deployer-scale-data:"
+    echo "    cache:"
+    echo "      hosts:"
+    echo "        deployer-scale-data:"
+  } >"$inventory/hosts.yml"
+}
+
+nodes() {  # nodes <state>
+  ansible-playbook -i "$inventory" scripts/demo_nodes.yml -e "demo_state=$1" -e "demo_network=$network" >>"$log" 2>&1
+}
+cleanup() { nodes absent || true; rm -rf .cache/.credentials/inventory; }
+recap() {  # recap <log> <key>: the PLAY RECAP counter summed over hosts
+  awk -v key="$2" '/PLAY RECAP/ {r=1; next} r && /ok=/ {for (i=1;i<=NF;i++) if (split($i,kv,"=")==2 && kv[1]==key) s+=kv[2]} END {print s+0}' "$1"
+}
+
+say "setting up (venv, Docker, image $DEMO_DISTRO, stand-in installer); log: $log"
+scripts/bootstrap-venv.sh >>"$log" 2>&1
+scripts/ensure-docker.sh >>"$log" 2>&1
+scripts/build-images.sh "$DEMO_DISTRO" >>"$log" 2>&1
+scripts/build-standin-anaconda.sh >>"$log" 2>&1
+write_inventory 1
+cleanup
+trap cleanup EXIT
+
+for n in $sizes; do
+  write_inventory "$n"
+  say "$n app host(s): starting the containers and converging them with site.yml"
+  nodes started
+  for c in $(docker ps --filter "network=$network" --format '{{.Names}}'); do
+    docker exec "$c" systemctl is-system-running --wait >/dev/null 2>&1 || true
+  done
+  started=$SECONDS
+  ansible-playbook -i "$inventory" site.yml >"$work/converge-$n.log" 2>&1 || { tail -n 40 "$work/converge-$n.log"; exit 1; }
+  converge_s=$((SECONDS - started))
+  plain=() mitogen=()
+  for r in $(seq 1 "$repeats"); do
+    for strategy in linear mitogen_linear; do
+      run_log="$work/idempotent-$n-$strategy-$r.log"
+      s=$(date +%s.%N)
+      ANSIBLE_STRATEGY=$strategy ansible-playbook -i "$inventory" site.yml >"$run_log" 2>&1 || { tail -n 40 "$run_log"; exit 1; }
+      t=$(echo "$(date +%s.%N) - $s" | bc)
+      changed=$(recap "$run_log" changed)
+      [ "$changed" -eq 0 ] || { say "idempotent run changed $changed (see $run_log)"; exit 1; }
+      printf -v t '%.1f' "$t"
+      say "$n app host(s), $strategy run $r: $t s, changed=0"
+      if [ "$strategy" = linear ]; then plain+=("$t"); else mitogen+=("$t"); fi
+    done
+  done
+  results+=("$n ${converge_s} ${plain[*]} | ${mitogen[*]}")
+done
+
+{
+  echo "idempotent site.yml by number of app hosts, one web host, one db+cache host ($stamp)"
+  echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(uname -sr), docker $(docker version --format '{{.Server.Version}}')"
+  echo "command: bench/scale.sh (BENCH_SIZES=\"$sizes\" BENCH_REPEATS=$repeats), forks $(awk -F' *= *' '/^forks/ {print $2}' ansible.cfg), $DEMO_DISTRO containers"
+  python3 - "${results[@]}" <<'EOF'
+import statistics, sys
+rows = []
+for arg in sys.argv[1:]:
+    head, mitogen = arg.split(" | ")
+    n, converge, *plain = head.split()
+    rows.append((int(n), int(converge), [float(v) for v in plain], [float(v) for v in mitogen.split()]))
+print(f"{'app hosts':>9}  {'first converge':>14}  {'plain linear (s)':>22}  {'mitogen_linear (s)':>22}")
+for n, converge, plain, mitogen in rows:
+    print(f"{n:>9}  {converge:>12} s  {', '.join(f'{v:.1f}' for v in plain):>16} med {statistics.median(plain):5.1f}"
+          f"  {', '.join(f'{v:.1f}' for v in mitogen):>16} med {statistics.median(mitogen):5.1f}")
+base = rows[0]
+for n, _, plain, mitogen in rows[1:]:
+    print(f"{n} / {base[0]} app hosts: plain {statistics.median(plain) / statistics.median(base[2]):.2f},"
+          f" mitogen {statistics.median(mitogen) / statistics.median(base[3]):.2f}")
+EOF
+} | tee "$report"
