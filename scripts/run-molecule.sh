@@ -57,17 +57,14 @@ run_one() {
   # checkouts or lanes at the same time must not collide.
   local ssh_port
   ssh_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-  if [ "$jobs" -gt 1 ] && [ "$lane" -gt 0 ]; then
-    MOLECULE_CPU_SHARES=256 MOLECULE_SSH_PORT=$ssh_port MOLECULE_APT_CACHE=$cache MOLECULE_DISTRO=$distro \
-      nice -n 10 molecule test -s "$scenario" >"$log" 2>&1
-    rc=$?
-  elif [ "$jobs" -gt 1 ]; then
-    MOLECULE_SSH_PORT=$ssh_port MOLECULE_APT_CACHE=$cache MOLECULE_DISTRO=$distro \
-      molecule test -s "$scenario" >"$log" 2>&1
+  local run=(env MOLECULE_SSH_PORT="$ssh_port" MOLECULE_APT_CACHE="$cache" MOLECULE_DISTRO="$distro")
+  # Lanes after the first yield the CPU (see the top of this file).
+  if [ "$jobs" -gt 1 ] && [ "$lane" -gt 0 ]; then run+=(MOLECULE_CPU_SHARES=256 nice -n 10); fi
+  if [ "$jobs" -gt 1 ]; then
+    "${run[@]}" molecule test -s "$scenario" >"$log" 2>&1
     rc=$?
   else
-    MOLECULE_SSH_PORT=$ssh_port MOLECULE_APT_CACHE=$cache MOLECULE_DISTRO=$distro \
-      molecule test -s "$scenario" 2>&1 | tee "$log"
+    "${run[@]}" molecule test -s "$scenario" 2>&1 | tee "$log"
     rc=${PIPESTATUS[0]}
   fi
   local took=$((SECONDS - started)) line

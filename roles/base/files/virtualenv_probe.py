@@ -37,7 +37,8 @@ def stamp(venv):
 
 
 venv = sys.argv[1]
-seeds = [path for path in sys.argv[2:] if path != venv and made_from(path)]
+others = [path for path in sys.argv[2:] if path != venv]
+seeds = [{"path": path, "venv": made_from(path), "stamp": stamp(path)} for path in others]
 print(
     json.dumps(
         {
@@ -47,9 +48,7 @@ print(
             "home": os.path.dirname(sys.executable),
             "venv": made_from(venv),
             "stamp": stamp(venv),
-            "seeds": [
-                {"path": path, "venv": made_from(path), "stamp": stamp(path)} for path in seeds
-            ],
+            "seeds": [seed for seed in seeds if seed["venv"]],
         }
     )
 )
