@@ -1,4 +1,4 @@
-"""WSGI entry point for gunicorn: `gunicorn -c configm.py redflask.wsgi:app`."""
+"""WSGI entry point for gunicorn: `gunicorn redflask.wsgi:app`."""
 
 from redflask import create_app
 

@@ -1,4 +1,6 @@
-"""gunicorn with configm.py: config checks, and a real gevent worker serving concurrently."""
+"""The gunicorn config the flask_app role deploys (its configm.py.j2, rendered with the
+role's defaults by the controller's Ansible): config checks, the effective settings of
+each worker model, and a real gevent worker serving concurrently."""
 
 from __future__ import annotations
 
@@ -17,9 +19,41 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import USER_PASSWORD, add_user
+from tests.gunicorn_config import render
 
 APP_DIR = Path(__file__).resolve().parent.parent
 GUNICORN = [sys.executable, "-m", "gunicorn"]
+WSGI_APP = "redflask.wsgi:app"
+
+# Role variables over the role's defaults, one rendered file each.
+VARIANTS = {
+    "defaults": {},
+    "gthread": {"flask_app_gunicorn_worker_class": "gthread"},
+    "sync": {"flask_app_gunicorn_worker_class": "sync"},
+    "tuned": {
+        "flask_app_name": "tuned",
+        "flask_app_gunicorn_worker_class": "gthread",
+        "flask_app_gunicorn_workers": 3,
+        "flask_app_gunicorn_worker_connections": 321,
+        "flask_app_gunicorn_threads": 7,
+        "flask_app_gunicorn_port": 9911,
+        "flask_app_gunicorn_backlog": 99,
+        "flask_app_gunicorn_timeout": 41,
+        "flask_app_gunicorn_graceful_timeout": 17,
+        "flask_app_gunicorn_keepalive": 65,
+        "flask_app_gunicorn_max_requests": 1234,
+        "flask_app_gunicorn_max_requests_jitter": 56,
+        "flask_app_gunicorn_preload_app": False,
+        "flask_app_gunicorn_access_log": True,
+        "flask_app_gunicorn_forwarded_allow_ips": ["10.0.0.5", "10.0.0.6"],
+    },
+    "gevent_access_log": {"flask_app_gunicorn_access_log": True},
+}
+
+
+@pytest.fixture(scope="session")
+def rendered(tmp_path_factory) -> dict[str, Path]:
+    return render(VARIANTS, tmp_path_factory.mktemp("configm"))
 
 
 def _free_port() -> int:
@@ -40,11 +74,9 @@ def production_env(app_env, migrated, tmp_path) -> dict[str, str]:
     }
 
 
-@pytest.mark.parametrize("worker_class", ["gevent", "gthread", "sync"])
-def test_check_config_passes(production_env, worker_class) -> None:
-    env = {**production_env, "GUNICORN_WORKER_CLASS": worker_class}
-    result = subprocess.run(
-        [*GUNICORN, "--check-config", "-c", "configm.py", "redflask.wsgi:app"],
+def _gunicorn(config: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [*GUNICORN, *args, "-c", str(config), WSGI_APP],
         cwd=APP_DIR,
         env=env,
         capture_output=True,
@@ -52,101 +84,75 @@ def test_check_config_passes(production_env, worker_class) -> None:
         timeout=60,
         check=False,
     )
+
+
+def _effective(config: Path, env: dict[str, str]) -> dict[str, str]:
+    """gunicorn's own view of the settings (--print-config), name -> printed value."""
+    result = _gunicorn(config, env, "--print-config")
     assert result.returncode == 0, result.stderr
-
-
-@pytest.mark.parametrize(
-    ("variable", "value"),
-    [
-        ("GUNICORN_WORKERS", "many"),
-        ("GUNICORN_WORKER_CLASS", "meinheld"),
-        ("GUNICORN_PRELOAD_APP", "perhaps"),
-    ],
-)
-def test_bad_gunicorn_variables_are_named(production_env, variable, value) -> None:
-    result = subprocess.run(
-        [*GUNICORN, "--check-config", "-c", "configm.py", "redflask.wsgi:app"],
-        cwd=APP_DIR,
-        env={**production_env, variable: value},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode != 0
-    assert variable in result.stdout + result.stderr
-
-
-def test_every_setting_is_overridable_from_the_environment(production_env) -> None:
-    overrides = {
-        "GUNICORN_BIND": "127.0.0.1:9911",
-        "GUNICORN_WORKERS": "3",
-        "GUNICORN_WORKER_CLASS": "gthread",
-        "GUNICORN_WORKER_CONNECTIONS": "321",
-        "GUNICORN_THREADS": "7",
-        "GUNICORN_BACKLOG": "99",
-        "GUNICORN_TIMEOUT": "41",
-        "GUNICORN_GRACEFUL_TIMEOUT": "17",
-        "GUNICORN_KEEPALIVE": "65",
-        "GUNICORN_MAX_REQUESTS": "1234",
-        "GUNICORN_MAX_REQUESTS_JITTER": "56",
-        "GUNICORN_PRELOAD_APP": "false",
-        "GUNICORN_PROC_NAME": "redflask-test",
-        "GUNICORN_PIDFILE": "/tmp/redflask-test.pid",
-        "GUNICORN_LOGLEVEL": "warning",
-        "GUNICORN_ACCESSLOG": "/tmp/redflask-access.log",
-        "GUNICORN_ERRORLOG": "/tmp/redflask-error.log",
-        "GUNICORN_ACCESS_LOG_FORMAT": "%(h)s %(D)s",
-        "GUNICORN_FORWARDED_ALLOW_IPS": "10.0.0.5",
-    }
-    result = subprocess.run(
-        [*GUNICORN, "--print-config", "-c", "configm.py", "redflask.wsgi:app"],
-        cwd=APP_DIR,
-        env={**production_env, **overrides},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    printed = {}
-    for line in result.stdout.splitlines():
-        name, sep, value = line.partition("=")
-        if sep:
-            printed[name.strip()] = value.strip()
-    for variable, value in overrides.items():
-        setting = variable.removeprefix("GUNICORN_").lower()
-        shown = printed[setting]
-        if setting == "preload_app":
-            assert shown == "False"
-        elif setting == "bind":
-            assert shown == "['127.0.0.1:9911']"
-        elif setting == "forwarded_allow_ips":
-            assert shown == "['10.0.0.5']"
-        else:
-            assert shown == value, setting
-
-
-@pytest.mark.parametrize(("worker_class", "threads"), [("sync", "1"), ("gthread", "4")])
-def test_sync_workers_are_not_silently_threaded(production_env, worker_class, threads) -> None:
-    # gunicorn turns sync into gthread when threads > 1; the default keeps sync really sync.
-    result = subprocess.run(
-        [*GUNICORN, "--print-config", "-c", "configm.py", "redflask.wsgi:app"],
-        cwd=APP_DIR,
-        env={**production_env, "GUNICORN_WORKER_CLASS": worker_class},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    shown = {
+    return {
         name.strip(): value.strip()
         for name, sep, value in (line.partition("=") for line in result.stdout.splitlines())
         if sep
     }
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_rendered_config_passes_check_config(rendered, production_env, variant) -> None:
+    # --check-config loads the file and imports the app, as the role does before a release
+    # goes live.
+    result = _gunicorn(rendered[variant], production_env, "--check-config")
+    assert result.returncode == 0, result.stderr
+
+
+def test_the_defaults_run_gevent_workers_sized_from_the_cpus(rendered, production_env) -> None:
+    shown = _effective(rendered["defaults"], production_env)
+    assert shown["worker_class"] == "gevent"
+    assert shown["threads"] == "1"
+    # Worked out when gunicorn starts: 2 x the CPUs it may run on + 1, at most 12.
+    assert shown["workers"] == str(min(2 * len(os.sched_getaffinity(0)) + 1, 12))
+    assert shown["worker_connections"] == "1000"
+    assert shown["bind"] == "['127.0.0.1:8000']"
+    assert shown["preload_app"] == "True"
+    assert shown["proc_name"] == "redflask"
+    assert shown["pidfile"].endswith("/shared/run/gunicorn.pid")
+    assert shown["accesslog"] == "None"  # the app and nginx already log each request
+    assert shown["errorlog"] == "-"
+    assert shown["control_socket_disable"] == "True"
+    assert shown["forwarded_allow_ips"] == "['127.0.0.1']"
+    assert "worker_exit" in shown["worker_exit"]
+
+
+@pytest.mark.parametrize(("variant", "threads"), [("sync", "1"), ("gthread", "4")])
+def test_sync_workers_are_not_silently_threaded(rendered, production_env, variant, threads) -> None:
+    # gunicorn turns a sync worker with threads > 1 into gthread; flask_app_gunicorn_threads
+    # (4 by default) applies to gthread only.
+    shown = _effective(rendered[variant], production_env)
+    assert shown["worker_class"] == variant
     assert shown["threads"] == threads
-    assert shown["worker_class"] == worker_class
+
+
+def test_every_role_setting_reaches_gunicorn(rendered, production_env) -> None:
+    shown = _effective(rendered["tuned"], production_env)
+    expected = {
+        "worker_class": "gthread",
+        "workers": "3",
+        "worker_connections": "321",
+        "threads": "7",
+        "bind": "['127.0.0.1:9911']",
+        "backlog": "99",
+        "timeout": "41",
+        "graceful_timeout": "17",
+        "keepalive": "65",
+        "max_requests": "1234",
+        "max_requests_jitter": "56",
+        "preload_app": "False",
+        "proc_name": "tuned",
+        "accesslog": "-",
+        "forwarded_allow_ips": "['10.0.0.5', '10.0.0.6']",
+    }
+    assert {name: shown[name] for name in expected} == expected
+    assert "rid=%({x-request-id}o)s" in shown["access_log_format"]
 
 
 def _get(url: str, token: str | None = None, body: dict | None = None) -> tuple[int, dict, dict]:
@@ -186,23 +192,20 @@ def _wait_until_up(base: str, process: subprocess.Popen, log: Path) -> None:
 
 
 def test_gevent_worker_serves_waiting_requests_concurrently(
-    production_env, make_app, tmp_path
+    rendered, production_env, make_app, tmp_path
 ) -> None:
     add_user(make_app(), "smoke", USER_PASSWORD)
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     log = tmp_path / "gunicorn.log"
-    env = {
-        **production_env,
-        "GUNICORN_BIND": f"127.0.0.1:{port}",
-        "GUNICORN_WORKERS": "1",  # one process: any concurrency comes from greenlets
-        "GUNICORN_WORKER_CLASS": "gevent",
-        "GUNICORN_PRELOAD_APP": "true",
-        "PYTHONPATH": str(APP_DIR),
-    }
+    env = {**production_env, "PYTHONPATH": str(APP_DIR)}
+    # The deployed gevent config (preloaded, access log on); the command line sets the port
+    # and one process, so any concurrency comes from greenlets.
+    command = [*GUNICORN, "-c", str(rendered["gevent_access_log"])]
+    command += ["--bind", f"127.0.0.1:{port}", "--workers", "1", "tests.smoke_wsgi:app"]
     with log.open("w") as out:
         process = subprocess.Popen(
-            [*GUNICORN, "-c", "configm.py", "tests.smoke_wsgi:app"],
+            command,
             cwd=APP_DIR,
             env=env,
             stdout=out,
