@@ -29,14 +29,14 @@ if ! curl -sf -o /dev/null "http://127.0.0.1:$port/readyz"; then
   scripts/demo.sh up >"$work/demo.log" 2>&1
 fi
 # One unmeasured run first, so every measured one starts from the same converged state.
-ansible-playbook -i inventory/demo site.yml >"$work/warmup.log" 2>&1
+ansible-playbook -i inventory site.yml >"$work/warmup.log" 2>&1
 
 plain=() mitogen=()
 for r in $(seq 1 "$repeats"); do
   for strategy in linear mitogen_linear; do
     log=$work/$strategy-$r.log
     s=$(date +%s.%N)
-    ANSIBLE_STRATEGY=$strategy ansible-playbook -i inventory/demo site.yml >"$log" 2>&1 || { tail -n 30 "$log"; exit 1; }
+    ANSIBLE_STRATEGY=$strategy ansible-playbook -i inventory site.yml >"$log" 2>&1 || { tail -n 30 "$log"; exit 1; }
     t=$(printf '%.1f' "$(echo "$(date +%s.%N) - $s" | bc)")
     changed=$(recap "$log" changed)
     [ "$changed" -eq 0 ] || { say "run $r ($strategy) changed $changed: see $log"; exit 1; }

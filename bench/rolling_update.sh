@@ -53,14 +53,14 @@ under_load() {
   shift 3
   rm -f "$work/$name.stop" "$work/$name.ready"
   python scripts/loadgen.py --url "http://127.0.0.1:$port" --rate "$rate" \
-    --admin-password-file .credentials/demo/admin_password \
+    --admin-password-file .credentials/inventory/admin_password \
     --stop-file "$work/$name.stop" --ready-file "$work/$name.ready" \
     --output "$work/$name.json" >"$work/$name.loadgen.log" 2>&1 &
   local loadgen=$!
   for _ in $(seq 1 60); do [ -f "$work/$name.ready" ] && break; sleep 1; done
   say "$name: $playbook under $rate requests/s ($strategy)"
   local started=$SECONDS rc=0
-  ANSIBLE_STRATEGY=$strategy ansible-playbook -i inventory/demo "$playbook" -e "rolling_serial=$serial" "$@" \
+  ANSIBLE_STRATEGY=$strategy ansible-playbook -i inventory "$playbook" -e "rolling_serial=$serial" "$@" \
     >"$work/$name.log" 2>&1 || rc=$?
   printf -v "${name}_seconds" '%s' "$((SECONDS - started))"
   printf -v "${name}_rc" '%s' "$rc"

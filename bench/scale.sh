@@ -25,7 +25,7 @@ report=bench/results/scale-$stamp.txt
 log=.cache/logs/bench-scale.log
 network=deployer-scale
 mkdir -p bench/results .cache/logs "$inventory"
-ln -sfn ../../../inventory/demo/group_vars "$inventory/group_vars"
+ln -sfn ../../../inventory/group_vars "$inventory/group_vars"
 : >"$log"
 results=()
 
@@ -59,7 +59,7 @@ write_inventory() {
 nodes() {  # nodes <state>
   ansible-playbook -i "$inventory" scripts/demo_nodes.yml -e "demo_state=$1" -e "demo_network=$network" >>"$log" 2>&1
 }
-cleanup() { nodes absent || true; rm -rf .cache/.credentials/inventory; }
+cleanup() { nodes absent || true; rm -rf "$work/.credentials"; }
 recap() {  # recap <log> <key>: the PLAY RECAP counter summed over hosts
   awk -v key="$2" '/PLAY RECAP/ {r=1; next} r && /ok=/ {for (i=1;i<=NF;i++) if (split($i,kv,"=")==2 && kv[1]==key) s+=kv[2]} END {print s+0}' "$1"
 }
@@ -86,15 +86,15 @@ for n in $sizes; do
   plain=() mitogen=()
   for r in $(seq 1 "$repeats"); do
     for strategy in linear mitogen_linear; do
-      run_log="$work/idempotent-$n-$strategy-$r.log"
-      s=$(date +%s.%N)
-      ANSIBLE_STRATEGY=$strategy ansible-playbook -i "$inventory" site.yml >"$run_log" 2>&1 || { tail -n 40 "$run_log"; exit 1; }
-      t=$(echo "$(date +%s.%N) - $s" | bc)
+      run_log="$work/idempotent-$n-$strategy-$r.log" cost="$work/idempotent-$n-$strategy-$r.cost"
+      ANSIBLE_STRATEGY=$strategy python3 bench/measure.py --network "$network" --out "$cost" -- \
+        ansible-playbook -i "$inventory" site.yml >"$run_log" 2>&1 || { tail -n 40 "$run_log"; exit 1; }
       changed=$(recap "$run_log" changed)
       [ "$changed" -eq 0 ] || { say "idempotent run changed $changed (see $run_log)"; exit 1; }
-      printf -v t '%.1f' "$t"
-      say "$n app host(s), $strategy run $r: $t s, changed=0"
-      if [ "$strategy" = linear ]; then plain+=("$t"); else mitogen+=("$t"); fi
+      # The cost line is wall=<s> controller=<cpu s> nodes=<cpu s>.
+      read -r wall controller nodes_cpu < <(sed 's/[a-z_]*=//g' "$cost")
+      say "$n app host(s), $strategy run $r: $wall s, changed=0, CPU: controller $controller s, nodes $nodes_cpu s"
+      if [ "$strategy" = linear ]; then plain+=("$wall,$controller,$nodes_cpu"); else mitogen+=("$wall,$controller,$nodes_cpu"); fi
     done
   done
   results+=("$n ${converge_s} ${plain[*]} | ${mitogen[*]}")
@@ -104,20 +104,32 @@ done
   echo "idempotent site.yml by number of app hosts, one web host, one db+cache host ($stamp)"
   echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(uname -sr), docker $(docker version --format '{{.Server.Version}}')"
   echo "command: bench/scale.sh (BENCH_SIZES=\"$sizes\" BENCH_REPEATS=$repeats), forks $(awk -F' *= *' '/^forks/ {print $2}' ansible.cfg), $DEMO_DISTRO containers"
-  python3 - "${results[@]}" <<'EOF'
+  python3 - "$(nproc)" "${results[@]}" <<'EOF'
 import statistics, sys
+cores = int(sys.argv[1])
 rows = []
-for arg in sys.argv[1:]:
+for arg in sys.argv[2:]:
     head, mitogen = arg.split(" | ")
     n, converge, *plain = head.split()
-    rows.append((int(n), int(converge), [float(v) for v in plain], [float(v) for v in mitogen.split()]))
+    rows.append((int(n), int(converge), [tuple(map(float, v.split(","))) for v in plain],
+                 [tuple(map(float, v.split(","))) for v in mitogen.split()]))
+def med(runs, i=0):
+    return statistics.median(run[i] for run in runs)
 print(f"{'app hosts':>9}  {'first converge':>14}  {'plain linear (s)':>22}  {'mitogen_linear (s)':>22}")
 for n, converge, plain, mitogen in rows:
-    print(f"{n:>9}  {converge:>12} s  {', '.join(f'{v:.1f}' for v in plain):>16} med {statistics.median(plain):5.1f}"
-          f"  {', '.join(f'{v:.1f}' for v in mitogen):>16} med {statistics.median(mitogen):5.1f}")
+    print(f"{n:>9}  {converge:>12} s  {', '.join(f'{v[0]:.1f}' for v in plain):>16} med {med(plain):5.1f}"
+          f"  {', '.join(f'{v[0]:.1f}' for v in mitogen):>16} med {med(mitogen):5.1f}")
 base = rows[0]
 for n, _, plain, mitogen in rows[1:]:
-    print(f"{n} / {base[0]} app hosts: plain {statistics.median(plain) / statistics.median(base[2]):.2f},"
-          f" mitogen {statistics.median(mitogen) / statistics.median(base[3]):.2f}")
+    print(f"{n} / {base[0]} app hosts: plain {med(plain) / med(base[2]):.2f}, mitogen {med(mitogen) / med(base[3]):.2f}")
+print()
+print("CPU time of the idempotent runs, medians (controller: ansible-playbook and every process")
+print("it waited for; nodes: the containers' cgroups); busy = (controller + nodes) / (cores x wall)")
+print(f"{'app hosts':>9}  {'strategy':>14}  {'wall':>7}  {'controller':>10}  {'nodes':>7}  {'busy':>5}")
+for n, _, plain, mitogen in rows:
+    for name, runs in (("linear", plain), ("mitogen_linear", mitogen)):
+        wall, controller, nodes = med(runs), med(runs, 1), med(runs, 2)
+        print(f"{n:>9}  {name:>14}  {wall:5.1f} s  {controller:8.1f} s  {nodes:5.1f} s"
+              f"  {(controller + nodes) / (cores * wall):5.0%}")
 EOF
 } | tee "$report"

@@ -7,7 +7,7 @@
 #   bench/site_first_run.sh                 ubuntu2204, 2 idempotent runs per strategy
 #   BENCH_DISTRO=debian12 BENCH_REPEATS=3 bench/site_first_run.sh
 #
-# Method (DESIGN.md): three fresh systemd containers from the same image.
+# Method (results in docs/benchmarks.md): three fresh systemd containers from the same image.
 #   1. site.yml provisions and deploys one all-in-one host under Mitogen and another under
 #      the plain strategy (timed: first runs).
 #   2. The packages the Mitogen run installed are read off its host (apt's manual marks,
@@ -38,7 +38,7 @@ report=bench/results/site-first-run-$DEMO_DISTRO-$stamp.txt
 log=.cache/logs/bench-site-first-run-$DEMO_DISTRO.log
 sed -e "s/$aio:/$plain_aio:/" -e "s/BENCH_HTTP_PORT/BENCH_HTTP_PORT_PLAIN/" -e "s/'8090'/'8092'/" \
   "$inventory/hosts.yml" >"$plain_inventory/hosts.yml"
-ln -sfn ../../../inventory/demo/group_vars "$plain_inventory/group_vars"
+ln -sfn ../../../inventory/group_vars "$plain_inventory/group_vars"
 
 say() { printf '[bench] %s\n' "$*"; }
 nodes() {  # nodes <inventory> <state>
@@ -48,7 +48,7 @@ cleanup() {
   nodes "$floor," absent || true
   nodes "$inventory" absent || true
   nodes "$plain_inventory" absent || true
-  rm -rf .credentials/inventory .cache/.credentials/inventory
+  rm -rf bench/.credentials "$plain_inventory/../.credentials"
 }
 # site_run <name> <inventory> <strategy>: run site.yml; sets <name> (seconds) and
 # <name>_changed (the recap's changed count); the log is .cache/logs/bench-<name>.log.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make demo` / `make demo-clean`: the demo cluster of local systemd containers.
 #   scripts/demo.sh up      install what is missing, build the image, start the containers,
-#                           run site.yml against inventory/demo, then check the result
+#                           run site.yml against inventory/ (the demo), then check the result
 #   scripts/demo.sh clean   remove the containers, their network and the demo's state
 # DEMO_DISTRO (ubuntu2204) picks the image, DEMO_HTTP_PORT (8080) the loopback port.
 set -euo pipefail
@@ -16,15 +16,15 @@ up() {
   scripts/ensure-docker.sh
   scripts/build-images.sh "$DEMO_DISTRO"
   scripts/build-standin-anaconda.sh
-  ansible-playbook -i inventory/demo scripts/demo_nodes.yml
+  ansible-playbook -i inventory scripts/demo_nodes.yml
   echo "[demo] waiting for systemd to finish booting in every node"
-  ansible all -i inventory/demo -o -m ansible.builtin.command \
+  ansible all -i inventory -o -m ansible.builtin.command \
     -a 'systemctl is-system-running --wait' >/dev/null || true
-  ansible-playbook -i inventory/demo site.yml
+  ansible-playbook -i inventory site.yml
   echo
   echo "[demo] site.yml finished in $((SECONDS - started)) s total."
   if [ -d roles/flask_app ]; then
-    ansible-playbook -i inventory/demo playbooks/smoke_test.yml -e smoke_url="http://127.0.0.1:$DEMO_HTTP_PORT"
+    ansible-playbook -i inventory playbooks/smoke_test.yml -e smoke_url="http://127.0.0.1:$DEMO_HTTP_PORT"
     echo
     echo "[demo] The app answers on http://127.0.0.1:$DEMO_HTTP_PORT/ (API docs: /api/v1/swagger)."
   else
@@ -35,9 +35,9 @@ up() {
 
 clean() {
   if docker info >/dev/null 2>&1 && [ -x .venv/bin/ansible-playbook ]; then
-    ansible-playbook -i inventory/demo scripts/demo_nodes.yml -e demo_state=absent
+    ansible-playbook -i inventory scripts/demo_nodes.yml -e demo_state=absent
   fi
-  rm -rf .credentials/demo .cache/facts
+  rm -rf .credentials/inventory
   echo "[demo] removed"
 }
 

@@ -31,7 +31,29 @@ lint() {
   echo "--- yamllint";     yamllint --strict . || rc=1
   echo "--- ansible-lint"; ansible-lint || rc=1
   echo "--- ruff";         { ruff check . && ruff format --check .; } || rc=1
+  echo "--- ansible-inventory -i inventory --graph (the demo's hosts and nothing else)"
+  inventory_only_has_the_demo || rc=1
   return "$rc"
+}
+
+# `ansible-playbook site.yml -i inventory` must read exactly the embedded default inventory:
+# the hosts ansible-inventory lists are the ones of inventory/hosts.yml, no more.
+inventory_only_has_the_demo() {
+  local graph listed expected
+  graph=$(ansible-inventory -i inventory --graph) || return 1
+  echo "$graph"
+  listed=$(sed -n 's/^[| ]*--\([^@].*\)$/\1/p' <<<"$graph" | sort -u | xargs)
+  expected=$(python3 -c 'import sys, yaml
+def hosts(group):
+    found = set(group.get("hosts") or {})
+    for child in (group.get("children") or {}).values():
+        found |= hosts(child or {})
+    return found
+print(" ".join(sorted(hosts(yaml.safe_load(open("inventory/hosts.yml"))["all"]))))')
+  if [ "$listed" != "$expected" ]; then
+    echo "-i inventory lists [$listed], not just inventory/hosts.yml's [$expected]" >&2
+    return 1
+  fi
 }
 
 app_tests() {
@@ -41,7 +63,9 @@ app_tests() {
   fi
   VENV=.venv-app scripts/app-venv.sh && (cd app && ../.venv-app/bin/pytest) &&
     echo "--- scripts/tests (the load generator's own tests)" &&
-    .venv-app/bin/pytest scripts/tests -q -p no:cacheprovider -o addopts=""
+    .venv-app/bin/pytest scripts/tests -q -p no:cacheprovider -o addopts="" &&
+    echo "--- tests (the roles' own tests, with the controller's Ansible)" &&
+    .venv/bin/pytest tests -q -p no:cacheprovider
 }
 
 total=$SECONDS
