@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Show how nginx's passive health check treats a lone live server (README, "Rolling
-# updates and rollback"): in a throwaway container from the project's ubuntu2204 image,
+# Show how nginx's passive health check treats a lone live server (docs/rolling-updates.md):
+# in a throwaway container from the project's ubuntu2204 image,
 # nginx proxies to a port that refuses connections through three upstreams:
 #   one      that server alone (max_fails=1)
 #   two      a `down` entry beside it (max_fails=1), as during a rolling update's switch

@@ -16,8 +16,8 @@
 #   -h           help
 #
 # At install time, on the node, it relocates the node's own CPython into PREFIX (the
-# interpreter and its standard library; DESIGN.md shows that this gives a working
-# sys.prefix == PREFIX interpreter), then unpacks its payload: a `conda` stub that only
+# interpreter and its standard library: the copy works, with sys.prefix == PREFIX; see
+# docs/testing.md), then unpacks its payload: a `conda` stub that only
 # answers `conda --version` with VERSION, and conda-meta/history, to which every run
 # appends one line (so tests can count installer runs). The node's Python version differs
 # per distribution, so the interpreter is found on the node, not here.
