@@ -37,35 +37,18 @@ lint() {
 }
 
 # `ansible-playbook site.yml -i inventory` must read exactly the embedded default inventory:
-# the hosts ansible-inventory lists are the ones of inventory/hosts.yml, no more.
+# the hosts ansible-inventory lists for the directory are the ones of inventory/hosts.yml.
+graph_hosts() {  # graph_hosts <inventory>: the hosts of `ansible-inventory --graph`, sorted
+  ansible-inventory -i "$1" --graph | sed -n 's/^[| ]*--\([^@].*\)$/\1/p' | sort -u | xargs
+}
 inventory_only_has_the_demo() {
-  local graph listed expected
-  graph=$(ansible-inventory -i inventory --graph) || return 1
-  echo "$graph"
-  listed=$(sed -n 's/^[| ]*--\([^@].*\)$/\1/p' <<<"$graph" | sort -u | xargs)
-  expected=$(python3 -c 'import sys, yaml
-def hosts(group):
-    found = set(group.get("hosts") or {})
-    for child in (group.get("children") or {}).values():
-        found |= hosts(child or {})
-    return found
-print(" ".join(sorted(hosts(yaml.safe_load(open("inventory/hosts.yml"))["all"]))))')
-  if [ "$listed" != "$expected" ]; then
+  local listed expected
+  ansible-inventory -i inventory --graph || return 1
+  listed=$(graph_hosts inventory) && expected=$(graph_hosts inventory/hosts.yml) || return 1
+  if [ -z "$expected" ] || [ "$listed" != "$expected" ]; then
     echo "-i inventory lists [$listed], not just inventory/hosts.yml's [$expected]" >&2
     return 1
   fi
-}
-
-app_tests() {
-  if [ ! -f app/requirements-dev.txt ]; then
-    echo "app/ has no requirements-dev.txt: no app tests to run"
-    return 1
-  fi
-  VENV=.venv-app scripts/app-venv.sh && (cd app && ../.venv-app/bin/pytest) &&
-    echo "--- scripts/tests (the load generator's own tests)" &&
-    .venv-app/bin/pytest scripts/tests -q -p no:cacheprovider -o addopts="" &&
-    echo "--- tests (the roles' own tests, with the controller's Ansible)" &&
-    .venv/bin/pytest tests -q -p no:cacheprovider
 }
 
 total=$SECONDS

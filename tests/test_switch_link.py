@@ -7,15 +7,14 @@ tight loop, as gunicorn's runner and every `current/...` path do during a rollou
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import os
-import subprocess
 from pathlib import Path
+
+import local_playbook
 
 REPO = Path(__file__).resolve().parents[1]
 TASKS = REPO / "roles" / "flask_app" / "tasks" / "switch_link.yml"
-ANSIBLE_PLAYBOOK = REPO / ".venv" / "bin" / "ansible-playbook"
 SWITCHES = 20
 
 
@@ -58,29 +57,12 @@ def test_the_link_is_never_missing_while_it_switches(tmp_path) -> None:
             ],
         }
     ]
-    (tmp_path / "switch.yml").write_text(json.dumps(playbook))
-    (tmp_path / "ansible.cfg").write_text("[defaults]\n")
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")},
-        "ANSIBLE_CONFIG": str(tmp_path / "ansible.cfg"),
-        "ANSIBLE_LOCALHOST_WARNING": "false",
-        "ANSIBLE_INVENTORY_UNPARSED_WARNING": "false",
-    }
-
     with multiprocessing.Manager() as manager:
         seen, stop = manager.dict(), manager.Event()
         reader = multiprocessing.Process(target=_watch, args=(str(link), stop, seen))
         reader.start()
         try:
-            result = subprocess.run(  # noqa: S603 - our own playbook
-                [str(ANSIBLE_PLAYBOOK), str(tmp_path / "switch.yml")],
-                cwd=tmp_path,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=300,
-                check=False,
-            )
+            result = local_playbook.run(playbook, tmp_path, "switch", timeout=300)
         finally:
             stop.set()
             reader.join(timeout=30)

@@ -8,22 +8,28 @@ that need a rendered config fail and say so.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
+import importlib.util
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 ROLE = REPO / "roles" / "flask_app"
 TEMPLATE = ROLE / "templates" / "srv" / "app" / "shared" / "configm.py.j2"
-ANSIBLE_PLAYBOOK = REPO / ".venv" / "bin" / "ansible-playbook"
+
+
+def _local_playbook():
+    """The repository's tests/local_playbook.py (loaded by path: app/tests is a package of
+    the same name)."""
+    spec = importlib.util.spec_from_file_location(
+        "local_playbook", REPO / "tests" / "local_playbook.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def render(variants: dict[str, dict], out_dir: Path) -> dict[str, Path]:
     """Render the template once per variant (role variables over the role's defaults) in
     one ansible-playbook run; returns each variant's file."""
-    if not ANSIBLE_PLAYBOOK.exists():
-        raise RuntimeError(f"{ANSIBLE_PLAYBOOK} is missing: run `make venv` first")
     shared = out_dir / "shared"
     (shared / "run").mkdir(parents=True, exist_ok=True)
     # What the role's vars/main.yml works out from the inventory on a real host.
@@ -57,24 +63,7 @@ def render(variants: dict[str, dict], out_dir: Path) -> dict[str, Path]:
             ],
         }
     ]
-    (out_dir / "render.yml").write_text(json.dumps(playbook))
-    # No ansible.cfg of the repository (its strategy, callbacks and caches are for nodes).
-    (out_dir / "ansible.cfg").write_text("[defaults]\n")
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")},
-        "ANSIBLE_CONFIG": str(out_dir / "ansible.cfg"),
-        "ANSIBLE_LOCALHOST_WARNING": "false",
-        "ANSIBLE_INVENTORY_UNPARSED_WARNING": "false",
-    }
-    result = subprocess.run(
-        [str(ANSIBLE_PLAYBOOK), str(out_dir / "render.yml")],
-        cwd=out_dir,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
+    result = _local_playbook().run(playbook, out_dir, "render", timeout=180)
     if result.returncode != 0:
         raise RuntimeError(f"rendering configm.py.j2 failed:\n{result.stdout}\n{result.stderr}")
     return {name: out_dir / f"{name}.py" for name in variants}
