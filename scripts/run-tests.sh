@@ -51,6 +51,18 @@ inventory_only_has_the_demo() {
   fi
 }
 
+app_tests() {
+  if [ ! -f app/requirements-dev.txt ]; then
+    echo "app/ has no requirements-dev.txt: no app tests to run"
+    return 1
+  fi
+  VENV=.venv-app scripts/app-venv.sh && (cd app && ../.venv-app/bin/pytest) &&
+    echo "--- scripts/tests (the load generator's own tests)" &&
+    .venv-app/bin/pytest scripts/tests -q -p no:cacheprovider -o addopts="" &&
+    echo "--- tests (the roles' own tests, with the controller's Ansible)" &&
+    .venv/bin/pytest tests -q -p no:cacheprovider
+}
+
 total=$SECONDS
 setup_ok=true
 step setup bash -c 'scripts/bootstrap-venv.sh && scripts/ensure-docker.sh' || setup_ok=false
