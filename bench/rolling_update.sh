@@ -60,7 +60,7 @@ under_load() {
   for _ in $(seq 1 60); do [ -f "$work/$name.ready" ] && break; sleep 1; done
   say "$name: $playbook under $rate requests/s ($strategy)"
   local started=$SECONDS rc=0
-  ANSIBLE_STRATEGY=$strategy ansible-playbook -i inventory "$playbook" -e "rolling_serial=$serial" "$@" \
+  ANSIBLE_STRATEGY=$strategy ansible-playbook -i inventory "$playbook" -e "flask_app_rollout_serial=$serial" "$@" \
     >"$work/$name.log" 2>&1 || rc=$?
   printf -v "${name}_seconds" '%s' "$((SECONDS - started))"
   printf -v "${name}_rc" '%s' "$rc"

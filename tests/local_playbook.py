@@ -14,6 +14,18 @@ REPO = Path(__file__).resolve().parents[1]
 ANSIBLE_PLAYBOOK = REPO / ".venv" / "bin" / "ansible-playbook"
 
 
+def scrubbed_env(workdir: Path) -> dict:
+    """The environment for an Ansible command in `workdir`: an empty ansible.cfg there, and
+    none of the caller's ANSIBLE_* settings."""
+    (workdir / "ansible.cfg").write_text("[defaults]\n")
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")},
+        "ANSIBLE_CONFIG": str(workdir / "ansible.cfg"),
+        "ANSIBLE_LOCALHOST_WARNING": "false",
+        "ANSIBLE_INVENTORY_UNPARSED_WARNING": "false",
+    }
+
+
 def run(playbook: list, workdir: Path, name: str, timeout: int) -> subprocess.CompletedProcess:
     """Write `playbook` to <workdir>/<name>.yml beside an empty ansible.cfg and run it there;
     the caller checks the result."""
@@ -21,17 +33,10 @@ def run(playbook: list, workdir: Path, name: str, timeout: int) -> subprocess.Co
         raise RuntimeError(f"{ANSIBLE_PLAYBOOK} is missing: run `make venv` first")
     path = workdir / f"{name}.yml"
     path.write_text(json.dumps(playbook))
-    (workdir / "ansible.cfg").write_text("[defaults]\n")
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")},
-        "ANSIBLE_CONFIG": str(workdir / "ansible.cfg"),
-        "ANSIBLE_LOCALHOST_WARNING": "false",
-        "ANSIBLE_INVENTORY_UNPARSED_WARNING": "false",
-    }
     return subprocess.run(  # noqa: S603 - our own playbook
         [str(ANSIBLE_PLAYBOOK), str(path)],
         cwd=workdir,
-        env=env,
+        env=scrubbed_env(workdir),
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -35,7 +35,6 @@ def render(variants: dict[str, dict], out_dir: Path) -> dict[str, Path]:
     # What the role's vars/main.yml works out from the inventory on a real host.
     host_vars = {
         "__flask_app_shared": str(shared),
-        "__flask_app_web_addresses": ["127.0.0.1"],
         "flask_app_gunicorn_address": "127.0.0.1",
     }
     playbook = [

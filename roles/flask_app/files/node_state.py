@@ -1,12 +1,14 @@
 """Read an app host's deploy state in one pass, for the flask_app role (tasks/state.yml).
 
-    python3 -c "<this file>" '<json: root, release, dirs, shared, staged, files>'
+    python3 -c "<this file>" '<json: root, release, dirs, shared, staged, files, activations>'
 
 Prints one JSON object, changing nothing:
   dirs        {path: "owner:group:mode"} of the layout directories ("" when missing)
   release     whether releases/<release>/.complete exists
   current     where `current` points ("" when it does not exist)
-  releases    [[name, mtime], ...] of the release directories, newest first
+  releases    [[name, mtime, completed], ...] of the release directories, newest first;
+              completed is the UTC time of its .complete marker ("" for a partial one)
+  activations the release ids of the activations log, oldest first ([] without one)
   drift       the config files whose staged copy (shared/.staging/) differs from the live
               one (shared/), so a run reinstalls a live file changed by hand
   files       {path: exists} for the other files asked about
@@ -19,6 +21,7 @@ import os
 import pwd
 import stat
 import sys
+import time
 
 args = json.loads(sys.argv[1])
 root = args["root"]
@@ -55,7 +58,27 @@ try:
     entries = [e for e in os.scandir(releases_dir) if e.is_dir(follow_symlinks=False)]
 except FileNotFoundError:
     entries = []
-releases = sorted(([e.name, e.stat().st_mtime] for e in entries), key=lambda r: -r[1])
+
+
+def completed(name):
+    try:
+        mtime = os.stat(os.path.join(releases_dir, name, ".complete")).st_mtime
+    except FileNotFoundError:
+        return ""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(mtime))
+
+
+def activations(path):
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return [line.split()[1] for line in handle if len(line.split()) == 2]
+    except FileNotFoundError:
+        return []
+
+
+releases = sorted(
+    ([e.name, e.stat().st_mtime, completed(e.name)] for e in entries), key=lambda r: -r[1]
+)
 current = os.path.join(root, "current")
 
 print(
@@ -72,6 +95,7 @@ print(
                 != digest(os.path.join(args["shared"], name))
             ],
             "files": {path: os.path.lexists(path) for path in args["files"]},
+            "activations": activations(args["activations"]) if args.get("activations") else [],
         }
     )
 )
