@@ -9,3 +9,6 @@ if [ ! -x "$venv/bin/python" ]; then
   "$venv/bin/pip" install -q --upgrade pip
 fi
 "$venv/bin/pip" install -q --disable-pip-version-check -r app/requirements-dev.txt
+# The app itself (editable, no dependencies: they are the lock above), so it reports the
+# version of its package metadata as it does when deployed.
+"$venv/bin/pip" install -qq --disable-pip-version-check --no-deps -e app

@@ -4,8 +4,8 @@ from importlib.metadata import PackageNotFoundError, version
 
 try:
     __version__ = version("redflask")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "1.0.0"
+except PackageNotFoundError:  # a source tree that was never installed: no version to report
+    __version__ = "0+unknown"
 
 from redflask.app import create_app
 

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import re
 import socket
+from pathlib import Path
 
 import pytest
 
 from redflask import __version__
 from tests.conftest import assert_error
+
+# The version the package's metadata carries (the app is installed, as in a release).
+VERSION = re.search(
+    r'^version = "([^"]+)"$', (Path(__file__).parents[1] / "pyproject.toml").read_text(), re.M
+).group(1)
 
 
 def _closed_port() -> int:
@@ -18,7 +25,7 @@ def _closed_port() -> int:
 
 def test_greeting_reports_version_and_release(make_app) -> None:
     body = make_app(release_id="20261125-0100").test_client().get("/").get_json()
-    assert body["version"] == __version__ == "1.0.0"
+    assert body["version"] == __version__ == VERSION
     assert body["release_id"] == "20261125-0100"
     assert body["name"] == "redflask"
 
@@ -115,7 +122,7 @@ def test_cors_allows_configured_origin_with_credentials(make_app) -> None:
 def test_openapi_document_describes_the_api(client) -> None:
     spec = client.get("/api/v1/openapi.json").get_json()
     assert spec["openapi"].startswith("3.")
-    assert spec["info"]["version"] == "1.0.0"
+    assert spec["info"]["version"] == VERSION
     for path in (
         "/",
         "/healthz",
