@@ -58,8 +58,11 @@ KINDS: dict[str, tuple[str, str]] = {
     "me": ("GET", "/api/v1/auth/me"),
     "list": ("GET", "/api/v1/users"),
     "write": ("POST", "/api/v1/users"),
-    "upload": ("POST", "/api/v1/files"),
+    # Uploads overwrite one of UPLOAD_SLOTS names: a load run, however long, leaves at most
+    # that many files (the app's per-user quota counts the admin's files too).
+    "upload": ("POST", "/api/v1/files?overwrite=true"),
 }
+UPLOAD_SLOTS = 32
 DEFAULT_MIX = "read=70,me=10,write=10,upload=10"
 
 # Errors that show a reused idle keep-alive connection had been closed by the server.
@@ -162,9 +165,14 @@ def random_password(length: int = 20) -> str:
     return "".join(secrets.choice(alphabet) for _ in range(length))
 
 
-def upload_content(run_id: str, n: int) -> bytes:
+def upload_name(n: int) -> str:
+    """The file name of the n-th job's upload (one of UPLOAD_SLOTS)."""
+    return f"load-{n % UPLOAD_SLOTS}.txt"
+
+
+def upload_content(run_id: str, slot: int) -> bytes:
     """Deterministic file content, so a receiver can check it against the file name."""
-    return f"redflask loadgen upload run={run_id} n={n}\n".encode() * 4
+    return f"redflask loadgen upload run={run_id} slot={slot}\n".encode() * 4
 
 
 def multipart_body(field_name: str, filename: str, content: bytes, content_type: str):
@@ -540,8 +548,8 @@ class Worker(threading.Thread):
         elif job.kind == "upload":
             body, ctype = multipart_body(
                 "file",
-                f"load-{gen.run_id}-{job.index}.txt",
-                upload_content(gen.run_id, job.index),
+                upload_name(job.index),
+                upload_content(gen.run_id, job.index % UPLOAD_SLOTS),
                 "text/plain",
             )
             headers["Content-Type"] = ctype

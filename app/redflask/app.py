@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -26,6 +27,7 @@ from redflask.utils.logging import configure_logging
 from redflask.utils.passwords import init_passwords
 from redflask.utils.redis_store import redis_store
 from redflask.utils.request_id import init_request_id
+from redflask.utils.security_headers import init_security_headers
 
 API_PREFIX = "/api/v1"
 
@@ -60,6 +62,28 @@ def _refuse_development_server(app: OpenAPI, settings: Settings) -> None:
         raise ConfigError("refusing to run the development server with APP_ENV=production")
 
 
+def _init_cors(app: OpenAPI, settings: Settings) -> None:
+    """CORS for the configured origins, matched exactly, never with credentials: the API
+    authenticates with bearer tokens a script sets, not with cookies a browser adds."""
+    wildcard = settings.cors_origins == ("*",)
+    # Anchored, escaped patterns: flask-cors would read regex characters in a plain string
+    # (IPv6 brackets) as a pattern, and matches patterns as prefixes.
+    origins: Any = (
+        "*"
+        if wildcard
+        else [
+            re.compile(re.escape(origin) + r"\Z", re.IGNORECASE) for origin in settings.cors_origins
+        ]
+    )
+    CORS(
+        app,
+        origins=origins,
+        supports_credentials=False,
+        send_wildcard=wildcard,
+        expose_headers=["X-Request-ID", "Retry-After", "Location"],
+    )
+
+
 def create_app(config: Settings | Mapping[str, Any] | None = None) -> RedFlask:
     """Build the app. config: a Settings, a mapping of APP_* variables and/or Settings
     field overrides, or None to read everything from the environment."""
@@ -82,24 +106,32 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> RedFlask:
         MAX_CONTENT_LENGTH=settings.max_content_length,
         TESTING=settings.env == "testing",
     )
+    # Swagger UI would send the document's URL to validator.swagger.io for a badge.
+    app.config["SWAGGER_CONFIG"] = {"validatorUrl": "none"}
     app.json.sort_keys = False  # type: ignore[attr-defined]  # keep "error" fields in order
     app.extensions[SETTINGS_EXTENSION] = settings
 
-    # Exactly one proxy (nginx) sits in front: trust one hop of each forwarded header.
-    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
-    CORS(
-        app,
-        origins=list(settings.cors_origins),
-        supports_credentials=True,
-        expose_headers=["X-Request-ID", "Retry-After", "Location"],
+    # Exactly one proxy (nginx) sits in front: trust one hop of X-Forwarded-For and
+    # -Proto. X-Forwarded-Host only when the proxy sets it (APP_PROXY_FORWARDS_HOST):
+    # otherwise the client's own value would replace Host inside the app.
+    app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+        app.wsgi_app, x_for=1, x_proto=1, x_host=1 if settings.proxy_forwards_host else 0
     )
+    _init_cors(app, settings)
 
     init_request_id(app)
+    init_security_headers(app)
     register_error_handlers(app)
 
     db.init_app(app, settings.database_url, settings.db_pool_size, settings.db_max_overflow)
     redis_store.init_app(app, settings.redis_url, settings.redis_prefix)
-    init_passwords(app, settings.argon2_time_cost, settings.argon2_memory_kib)
+    init_passwords(
+        app,
+        settings.argon2_time_cost,
+        settings.argon2_memory_kib,
+        settings.argon2_parallelism,
+        settings.password_hash_threads,
+    )
     init_background(app, settings.background_workers, settings.background_queue)
     init_files(app, settings)
     load_resources(app)

@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from redflask.controllers.schemas.users import UserCreate
 from redflask.models import User
+from redflask.services import usernames
 from redflask.services.users import ensure_admin
 from redflask.utils.db import db
 from redflask.utils.errors import ApiError
@@ -66,17 +67,21 @@ def _admin_password() -> str:
 @click.option("--username", required=True, help="login name of the admin to create")
 @with_appcontext
 def create_admin(username: str) -> None:
-    """Create an admin user (idempotent). Password from $APP_ADMIN_PASSWORD or a prompt."""
-    existing = db.session.scalar(select(User).where(User.username == username))
+    """Create an admin user (idempotent). Password from $APP_ADMIN_PASSWORD or a prompt.
+
+    The name is stored normalised (NFKC, lower case, trimmed), as every username is."""
+    name = usernames.normalize(username)
+    existing = db.session.scalar(select(User).where(User.username == name))
     if existing is not None:
-        click.echo(f"user {username!r} already exists; left unchanged")
+        click.echo(f"user {name!r} already exists; left unchanged")
         return
     password = _admin_password()
     try:
-        UserCreate(username=username, password=password, role="admin")
+        body = UserCreate(username=username, password=password, role="admin")
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise click.ClickException(problems) from None
+    username = body.username
     try:
         _, created = ensure_admin(username, password)
     except ApiError as exc:

@@ -129,7 +129,7 @@ def fresh_database(app_env) -> Iterator[str]:
 
 
 # Cheap argon2 parameters: the suite hashes hundreds of passwords.
-FAST_HASH = {"argon2_time_cost": 1, "argon2_memory_kib": 8192}
+FAST_HASH = {"argon2_time_cost": 1, "argon2_memory_kib": 8192, "argon2_parallelism": 1}
 
 
 def build_app(app_env: dict[str, str], upload_dir, **overrides) -> RedFlask:
@@ -159,8 +159,8 @@ def make_app(app_env, migrated, redis_client, test_engine, tmp_path):
         with app.app_context():
             db.engine.dispose()
     with test_engine.begin() as connection:
-        connection.execute(delete(User))
         connection.execute(delete(StoredFile))
+        connection.execute(delete(User))
     _delete_prefixed(redis_client, redis_prefix_for_run())
 
 
@@ -218,6 +218,13 @@ def login(client: FlaskClient, username: str, password: str) -> str:
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def client_as(app: RedFlask, username: str, password: str) -> FlaskClient:
+    """A test client that sends username's bearer token with every request."""
+    client = app.test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = "Bearer " + login(client, username, password)
+    return client
 
 
 @pytest.fixture

@@ -60,6 +60,16 @@ def test_create_admin_is_idempotent(app, runner, monkeypatch) -> None:
     assert after.password_hash == before.password_hash and after.updated_at == before.updated_at
 
 
+def test_create_admin_stores_the_name_normalised(app, runner, monkeypatch) -> None:
+    monkeypatch.setenv("APP_ADMIN_PASSWORD", GOOD_PASSWORD)
+    result = runner.invoke(args=["create-admin", "--username", " Root "])
+    assert result.exit_code == 0, result.output
+    assert "admin 'root' created" in result.output
+    assert _admin(app, "root") is not None
+    again = runner.invoke(args=["create-admin", "--username", "ROOT"])
+    assert again.exit_code == 0 and "'root' already exists" in again.output
+
+
 def test_password_is_never_a_command_line_option(runner) -> None:
     result = runner.invoke(args=["create-admin", "--username", "root", "--password", "x"])
     assert result.exit_code == 2

@@ -29,6 +29,17 @@ def test_production_settings_and_defaults() -> None:
     assert settings.cors_origins == ()
     assert settings.token_ttl == 3600
     assert "pdf" in settings.allowed_extensions
+    assert (settings.upload_quota_files, settings.upload_quota_mb) == (1000, 1024)
+    assert settings.upload_quota_bytes == 1024 * 1024 * 1024
+    assert settings.upload_shared_read is False
+    assert settings.proxy_forwards_host is False
+    assert (settings.login_rate_limit_ip, settings.login_rate_window) == (20, 300)
+    assert (settings.login_free_failures, settings.login_delay_base) == (5, 1)
+    assert settings.login_delay_max == 900
+    # argon2id at or above OWASP's minimum (m=19 MiB, t=2, p=1).
+    assert (settings.argon2_time_cost, settings.argon2_memory_kib) == (3, 65536)
+    assert settings.argon2_parallelism == 4
+    assert settings.password_hash_threads == 0  # one per CPU
 
 
 def test_lists_and_numbers_are_parsed() -> None:
@@ -38,7 +49,17 @@ def test_lists_and_numbers_are_parsed() -> None:
             "APP_ALLOWED_EXTENSIONS": "TXT, .png ,csv",
             "APP_CORS_ORIGINS": "https://a.example, http://localhost:3000",
             "APP_MAX_UPLOAD_MB": "2",
-            "APP_LOGIN_RATE_LIMIT_PER_USER": "3",
+            "APP_LOGIN_FREE_FAILURES": "3",
+            "APP_LOGIN_DELAY_BASE": "2",
+            "APP_LOGIN_DELAY_MAX": "60",
+            "APP_UPLOAD_QUOTA_FILES": "10",
+            "APP_UPLOAD_QUOTA_MB": "5",
+            "APP_UPLOAD_SHARED_READ": "yes",
+            "APP_PROXY_FORWARDS_HOST": "TRUE",
+            "APP_ARGON2_TIME_COST": "2",
+            "APP_ARGON2_MEMORY_KIB": "19456",
+            "APP_ARGON2_PARALLELISM": "1",
+            "APP_PASSWORD_HASH_THREADS": "3",
             "APP_RELEASE_ID": " 20261125T0100 ",
             "APP_LOG_LEVEL": "debug",
             "APP_UPLOAD_BACKEND": " Database ",
@@ -48,9 +69,61 @@ def test_lists_and_numbers_are_parsed() -> None:
     assert settings.allowed_extensions == frozenset({"txt", "png", "csv"})
     assert settings.cors_origins == ("https://a.example", "http://localhost:3000")
     assert settings.max_content_length == 2 * 1024 * 1024
-    assert settings.login_rate_limit_user == 3
+    assert (settings.login_free_failures, settings.login_delay_base) == (3, 2)
+    assert settings.login_delay_max == 60
+    assert (settings.upload_quota_files, settings.upload_quota_bytes) == (10, 5 * 1024 * 1024)
+    assert settings.upload_shared_read is True and settings.proxy_forwards_host is True
+    assert (settings.argon2_time_cost, settings.argon2_memory_kib) == (2, 19456)
+    assert (settings.argon2_parallelism, settings.password_hash_threads) == (1, 3)
     assert settings.release_id == "20261125T0100"
     assert settings.log_level == "DEBUG"
+
+
+@pytest.mark.parametrize(
+    "origins",
+    [
+        "https://*",
+        "https://*.example.com",
+        "*.example.com",
+        "https://a.example,*",
+        "https://a.example/",
+        "https://a.example?x=1",
+        "https://a.example#top",
+        "https://a.example:",
+        "https://a.example:99999",
+        "https://a.example:0",
+        "https://user@a.example",
+        "ftp://a.example",
+        "a.example",
+        "null",
+        "https://a_b.example",
+        "https://-a.example",
+        "https://a.example.",
+        "https://[::1",
+        "https://[not-ipv6]",
+        "https://a.(example|evil).com",
+        "https://a.example$",
+    ],
+)
+def test_cors_origins_must_be_exact(origins: str) -> None:
+    with pytest.raises(ConfigError, match="APP_CORS_ORIGINS"):
+        load_settings({**BASE, "APP_CORS_ORIGINS": origins})
+
+
+@pytest.mark.parametrize(
+    ("origins", "expected"),
+    [
+        ("*", ("*",)),
+        (" * ", ("*",)),
+        ("HTTPS://Admin.Example.COM", ("https://admin.example.com",)),
+        ("https://a.example:443,http://a.example:80", ("https://a.example", "http://a.example")),
+        ("https://a.example:8443, https://a.example:8443", ("https://a.example:8443",)),
+        ("http://127.0.0.1:5173", ("http://127.0.0.1:5173",)),
+        ("http://[0:0::1]:3000", ("http://[::1]:3000",)),
+    ],
+)
+def test_cors_origins_are_normalised_as_browsers_send_them(origins, expected) -> None:
+    assert load_settings({**BASE, "APP_CORS_ORIGINS": origins}).cors_origins == expected
 
 
 def test_redis_acl_username_url_is_accepted() -> None:
@@ -83,8 +156,22 @@ def test_non_production_generates_a_secret_key() -> None:
         ({"APP_MAX_UPLOAD_MB": "0"}, "APP_MAX_UPLOAD_MB"),
         ({"APP_TOKEN_TTL": "5"}, "APP_TOKEN_TTL"),
         ({"APP_ALLOWED_EXTENSIONS": "txt,../x"}, "APP_ALLOWED_EXTENSIONS"),
-        ({"APP_CORS_ORIGINS": "*"}, "APP_CORS_ORIGINS"),
         ({"APP_CORS_ORIGINS": "https://a.example/path"}, "APP_CORS_ORIGINS"),
+        ({"APP_UPLOAD_QUOTA_FILES": "0"}, "APP_UPLOAD_QUOTA_FILES"),
+        ({"APP_UPLOAD_QUOTA_MB": "lots"}, "APP_UPLOAD_QUOTA_MB"),
+        ({"APP_UPLOAD_SHARED_READ": "maybe"}, "APP_UPLOAD_SHARED_READ"),
+        ({"APP_PROXY_FORWARDS_HOST": "2"}, "APP_PROXY_FORWARDS_HOST"),
+        ({"APP_LOGIN_FREE_FAILURES": "0"}, "APP_LOGIN_FREE_FAILURES"),
+        ({"APP_LOGIN_DELAY_BASE": "0"}, "APP_LOGIN_DELAY_BASE"),
+        ({"APP_LOGIN_DELAY_BASE": "10", "APP_LOGIN_DELAY_MAX": "5"}, "APP_LOGIN_DELAY_MAX"),
+        ({"APP_LOGIN_RATE_LIMIT_PER_USER": "5"}, "APP_LOGIN_FREE_FAILURES"),
+        ({"APP_ARGON2_TIME_COST": "0"}, "APP_ARGON2_TIME_COST"),
+        ({"APP_ARGON2_MEMORY_KIB": "4096"}, "APP_ARGON2_MEMORY_KIB"),
+        # Below OWASP's minimum for the time cost.
+        ({"APP_ARGON2_TIME_COST": "2", "APP_ARGON2_MEMORY_KIB": "19455"}, "APP_ARGON2_MEMORY_KIB"),
+        ({"APP_ARGON2_TIME_COST": "1", "APP_ARGON2_MEMORY_KIB": "46000"}, "APP_ARGON2_MEMORY_KIB"),
+        ({"APP_ARGON2_PARALLELISM": "0"}, "APP_ARGON2_PARALLELISM"),
+        ({"APP_PASSWORD_HASH_THREADS": "-1"}, "APP_PASSWORD_HASH_THREADS"),
         ({"APP_LOG_LEVEL": "LOUD"}, "APP_LOG_LEVEL"),
         ({"APP_REDIS_PREFIX": "bad prefix"}, "APP_REDIS_PREFIX"),
     ],

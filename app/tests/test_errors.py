@@ -9,8 +9,10 @@ import sys
 import pymysql
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
+from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from redflask.utils.db import db
 from redflask.utils.logging import JsonFormatter, RequestIdFilter
 from tests.conftest import assert_error
 
@@ -93,3 +95,20 @@ def test_each_request_is_logged_as_one_structured_line(client, app_logs) -> None
     assert line["method"] == "GET" and line["path"] == "/healthz" and line["status"] == 200
     assert line["remote_addr"] == "192.0.2.4"
     assert line["duration_ms"] >= 0
+
+
+def test_logged_database_errors_hide_bound_parameters(make_app, app_logs) -> None:
+    app = make_app()
+
+    def view():
+        db.session.execute(
+            text("SELECT * FROM no_such_table WHERE secret = :secret"), {"secret": "s3cr3t-Value"}
+        )
+
+    app.add_url_rule("/dberror", "dberror", view)
+    assert_error(app.test_client().get("/dberror"), 500, "internal_error")
+    (record,) = [r for r in app_logs if r.name == "redflask.errors"]
+    line = JsonFormatter().format(record)
+    assert "no_such_table" in line  # the statement stays, to debug with
+    assert "s3cr3t-Value" not in line
+    assert "hide_parameters" in line

@@ -260,3 +260,64 @@ def test_concurrent_demotions_cannot_remove_both_admins(app, admin_id) -> None:
     with app.app_context():
         admins = db.session.scalars(select(User).where(User.role == "admin")).all()
     assert len(admins) == 1 and not admins[0].banned
+
+
+@pytest.mark.parametrize(
+    ("submitted", "stored"),
+    [("Bob", "bob"), ("  BOB.smith ", "bob.smith"), ("\uff42\uff4f\uff42", "bob")],
+)
+def test_usernames_are_stored_normalised(admin_client, submitted, stored) -> None:
+    created = _create(admin_client, submitted)
+    assert created.status_code == 201, created.get_json()
+    assert created.get_json()["username"] == stored
+    # Any spelling of the same name is the same account.
+    assert_error(_create(admin_client, stored.upper()), 409, "username_taken")
+
+
+@pytest.mark.parametrize("username", ["\u00e1dmin", "bob\u200b", "b\u00f8b", "  b "])
+def test_names_outside_the_rule_are_refused_after_normalisation(admin_client, username) -> None:
+    error = assert_error(_create(admin_client, username), 422, "validation_error")
+    assert error["details"][0]["loc"] == ["username"]
+
+
+def _change(client, user_id: int, current: str, address: str):
+    return client.put(
+        f"{USERS}/{user_id}/password",
+        json={"current_password": current, "new_password": "brand-New-passw0rd"},
+        headers={"X-Forwarded-For": address},
+    )
+
+
+def test_wrong_current_passwords_are_throttled_like_logins(make_app) -> None:
+    app = make_app(login_free_failures=2)
+    user_id = add_user(app, "alice", USER_PASSWORD)
+    client = app.test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = "Bearer " + login(client, "alice", USER_PASSWORD)
+    here, elsewhere = "192.0.2.90", "198.51.100.90"
+    assert_error(_change(client, user_id, "guess-1", here), 401, "wrong_password")
+    assert_error(_change(client, user_id, "guess-2", here), 401, "wrong_password")
+    refused = _change(client, user_id, USER_PASSWORD, here)
+    assert_error(refused, 429, "too_many_requests")
+    assert int(refused.headers["Retry-After"]) >= 1
+    # The same counter as logins: a stolen token buys no extra guesses ...
+    login_attempt = client.post(
+        "/api/v1/auth/login",
+        json={"username": "alice", "password": USER_PASSWORD},
+        headers={"X-Forwarded-For": here},
+    )
+    assert_error(login_attempt, 429)
+    # ... and the owner, from another address, is not held up.
+    assert _change(client, user_id, USER_PASSWORD, elsewhere).status_code == 204
+
+
+def test_admin_resetting_a_password_is_not_a_guess(make_app) -> None:
+    app = make_app(login_free_failures=1)
+    add_user(app, "admin", ADMIN_PASSWORD, role="admin")
+    user_id = add_user(app, "alice", USER_PASSWORD)
+    client = app.test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = "Bearer " + login(client, "admin", ADMIN_PASSWORD)
+    for _ in range(3):
+        response = client.put(
+            f"{USERS}/{user_id}/password", json={"new_password": "brand-New-passw0rd"}
+        )
+        assert response.status_code == 204

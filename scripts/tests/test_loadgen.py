@@ -34,7 +34,7 @@ OLD_RELEASE = "c7de68a7bd18"
 NEW_RELEASE = "0123456789ab"
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_]{3,50}$")
 PASSWORD_RE = re.compile(r"^[A-Za-z0-9]{20}$")
-FILENAME_RE = re.compile(r"^load-([A-Za-z0-9]+)-(\d+)\.txt$")
+FILENAME_RE = re.compile(r"^load-(\d+)\.txt$")
 
 
 def load_module():
@@ -114,7 +114,7 @@ class Handler(BaseHTTPRequestHandler):
         stub = self.server.stub
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
-        path = self.path
+        path, _, query = self.path.partition("?")
         with stub.lock:
             stub.arrivals.append((time.monotonic(), method, path))
             delay = stub.delays.get(path, stub.delays.get("*", 0.0))
@@ -144,7 +144,7 @@ class Handler(BaseHTTPRequestHandler):
         if (method, path) == ("POST", "/api/v1/users"):
             return self.create_user(body)
         if (method, path) == ("POST", "/api/v1/files"):
-            return self.upload(body)
+            return self.upload(body, query)
         return self.answer(404, {"error": {"code": "not_found"}})
 
     def login(self, body: bytes) -> None:
@@ -178,7 +178,7 @@ class Handler(BaseHTTPRequestHandler):
             return self.answer(400, {"error": {"code": "validation"}})
         self.answer(201, {"id": len(stub.users), "username": data["username"]})
 
-    def upload(self, body: bytes) -> None:
+    def upload(self, body: bytes, query: str) -> None:
         stub = self.server.stub
         ctype = self.headers.get("Content-Type", "")
         message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
@@ -195,6 +195,7 @@ class Handler(BaseHTTPRequestHandler):
             "filename": part.get_filename(),
             "content_type": part.get_content_type(),
             "content": part.get_payload(decode=True),
+            "query": query,
         }
         with stub.lock:
             stub.uploads.append(record)
@@ -316,7 +317,7 @@ def test_parse_mix_rejects_bad_input(bad):
 
 def test_multipart_body_round_trips_through_a_mime_parser():
     content = loadgen.upload_content("abc123", 7)
-    body, ctype = loadgen.multipart_body("file", "load-abc123-7.txt", content, "text/plain")
+    body, ctype = loadgen.multipart_body("file", loadgen.upload_name(39), content, "text/plain")
     other_body, other_ctype = loadgen.multipart_body("file", "x.txt", content, "text/plain")
     assert ctype != other_ctype  # random boundary
     message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
@@ -324,7 +325,7 @@ def test_multipart_body_round_trips_through_a_mime_parser():
     )
     (part,) = message.iter_parts()
     assert part.get_param("name", header="content-disposition") == "file"
-    assert part.get_filename() == "load-abc123-7.txt"
+    assert part.get_filename() == "load-7.txt"
     assert part.get_payload(decode=True) == content
 
 
@@ -404,11 +405,11 @@ def test_healthy_run_paces_mixes_uploads_and_sees_the_release_flip(server, tmp_p
     for upload in server.uploads:
         assert upload["field"] == "file"
         assert upload["content_type"] == "text/plain"
+        assert upload["query"] == "overwrite=true"
         match = FILENAME_RE.match(upload["filename"])
         assert match, upload["filename"]
-        assert match.group(1) == result["run_id"]
-        assert upload["content"] == loadgen.upload_content(match.group(1), int(match.group(2)))
-    assert len({u["filename"] for u in server.uploads}) == 15
+        assert int(match.group(1)) < loadgen.UPLOAD_SLOTS
+        assert upload["content"] == loadgen.upload_content(result["run_id"], int(match.group(1)))
 
 
 def test_503_window_is_counted_as_failures_with_status_and_request_id(server, tmp_path):

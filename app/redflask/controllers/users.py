@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import url_for
+from flask import request, url_for
 from flask_openapi3 import APIBlueprint, Tag
 
 from redflask.controllers.schemas.common import (
@@ -57,7 +57,7 @@ def list_users(query: Pagination):
 @bp.post("", responses={201: UserOut, 409: ErrorResponse})
 @admin_required
 def create_user(body: UserCreate):
-    """Create a user."""
+    """Create a user. The username is stored normalised (NFKC, lower case, trimmed)."""
     user = users.create_user(body.username, body.password, body.nickname, body.role)
     return _out(user), 201, {"Location": url_for("users.get_user", user_id=user.id)}
 
@@ -85,11 +85,20 @@ def delete_user(path: UserPath):
     return "", 204
 
 
-@bp.put("/<int:user_id>/password", responses={204: None, 404: ErrorResponse})
+@bp.put(
+    "/<int:user_id>/password",
+    responses={204: None, 404: ErrorResponse, 429: ErrorResponse},
+)
 @login_required
 def change_password(path: UserPath, body: PasswordChange):
-    """Change a password: your own (with current_password), or anyone's as an admin."""
+    """Change a password: your own (with current_password, throttled like a login), or
+    anyone's as an admin."""
     users.change_password(
-        current_user(), path.user_id, body.new_password, body.current_password, current_token()
+        current_user(),
+        path.user_id,
+        body.new_password,
+        body.current_password,
+        current_token(),
+        request.remote_addr or "unknown",
     )
     return "", 204

@@ -1,4 +1,10 @@
-"""Login, logout and the identity behind a bearer token."""
+"""Login, logout and the identity behind a bearer token.
+
+A login counts the attempt first (services/rate_limit.py: per client address, and per
+account and address, before the password is checked), then normalises and validates the
+name (services/usernames.py) and only then looks it up. Failures are logged with a short
+hash of the name, never the name.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +16,7 @@ from sqlalchemy import select, update
 from redflask.config import get_settings
 from redflask.models import User
 from redflask.models.base import utcnow
-from redflask.services import rate_limit, tokens
+from redflask.services import rate_limit, tokens, usernames
 from redflask.utils.background import run_in_background
 from redflask.utils.db import db
 from redflask.utils.errors import ApiError, TooManyRequests, Unauthorized
@@ -31,35 +37,65 @@ class Login:
     user: User
 
 
-def _throttled(window: rate_limit.Window) -> TooManyRequests:
-    return TooManyRequests(
-        "too many login attempts, try again later",
-        headers={"Retry-After": str(window.retry_after)},
+def _throttled(verdict: rate_limit.Verdict) -> TooManyRequests:
+    if verdict.code == rate_limit.ADDRESS_LIMITED:
+        message = "too many login attempts from this address, try again later"
+    else:
+        message = "too many failed attempts for this account from this address, wait and retry"
+    return TooManyRequests(message, headers={"Retry-After": str(verdict.retry_after)})
+
+
+def guard_attempt(account: str, client: str) -> None:
+    """Count a password attempt for account (a throttle name) from client before the
+    password is checked; 429 with Retry-After when it has to wait."""
+    verdict = rate_limit.attempt(account, client, get_settings())
+    if not verdict.allowed:
+        log.info(
+            "password attempt throttled for account %s from %s",
+            usernames.digest(account),
+            client,
+            extra={"fields": {"account": usernames.digest(account), "client": client}},
+        )
+        raise _throttled(verdict)
+
+
+def log_failure(account: str, client: str, user_id: int | None, reason: str) -> None:
+    # Never the submitted name: people type their password into the username field.
+    hashed = usernames.digest(account)
+    log.info(
+        "password check failed for account %s from %s",
+        hashed,
+        client,
+        extra={
+            "fields": {"account": hashed, "client": client, "user_id": user_id, "reason": reason}
+        },
     )
 
 
-def login(username: str, password: str, client_ip: str) -> Login:
+def login(username: str, password: str, client: str) -> Login:
     settings = get_settings()
-    ip_window = rate_limit.hit(f"login:ip:{client_ip}", settings.login_rate_window)
-    if ip_window.count > settings.login_rate_limit_ip:
-        raise _throttled(ip_window)
-    user_bucket = f"login:user:{username.lower()}"
-    user_window = rate_limit.peek(user_bucket)
-    if user_window.count >= settings.login_rate_limit_user:
-        raise _throttled(user_window)
+    account = usernames.throttle_name(username)
+    guard_attempt(account, client)
+    try:
+        name = usernames.validate(username)
+    except usernames.InvalidUsername:
+        # No account can have this name: nothing to look up, nothing to verify.
+        log_failure(account, client, None, "invalid_username")
+        raise Unauthorized("invalid username or password") from None
 
     session = db.session
-    user = session.scalar(select(User).where(User.username == username))
+    user = session.scalar(select(User).where(User.username == name))
+    # Hand the connection back before hashing: the hash waits for a CPU slot.
+    session.commit()
     # Verify even for an unknown user (against a dummy hash) so timing does not tell.
     password_ok = verify_password(user.password_hash if user else None, password)
     if user is None or not password_ok:
-        rate_limit.hit(user_bucket, settings.login_rate_window)
-        log.info("login failed for %r from %s", username, client_ip)
+        log_failure(account, client, user.id if user else None, "wrong_password")
         raise Unauthorized("invalid username or password")
     if user.banned:
         raise Banned("this account is banned")
 
-    rate_limit.reset(user_bucket)
+    rate_limit.succeeded(account, client)
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
         session.commit()

@@ -1,16 +1,27 @@
-"""Uploaded files, kept by the backend APP_UPLOAD_BACKEND names.
+"""Uploaded files: owned, per-owner namespaces, quotas, on the backend APP_UPLOAD_BACKEND names.
 
-- filesystem: flat files in APP_UPLOAD_DIR, which lives outside any release. Right for one
-  app host, or for several that mount the same directory.
-- database: the stored_file table, so every app host behind the load balancer sees every
-  upload. The content goes to MySQL in one statement, as hex: max_allowed_packet must be
-  above twice APP_MAX_UPLOAD_MB.
+- filesystem: APP_UPLOAD_DIR/<owner id>/<name>; APP_UPLOAD_DIR lives outside any release.
+  Right for one app host, or for several that mount the same directory.
+- database: the stored_file table (owner_id, name unique together), so every app host
+  behind the load balancer sees every upload. The content goes to MySQL in one statement,
+  as hex: max_allowed_packet must be above twice APP_MAX_UPLOAD_MB.
 
-Both behave the same to callers. Names are checked before a backend sees them: an upload's
-name is made safe with werkzeug's secure_filename and needs an allowed extension; a
-requested name must already be in that form (no separators, no '..', no NUL, no leading
-dot). The filesystem backend also checks that the resolved path stays inside the upload
-directory even if someone planted a symlink.
+Every file has an owner, the user who uploaded it, and every owner has a namespace of their
+own: alice's report.txt and bob's report.txt are two files. A file is addressed by its name
+and its owner (`?owner=<id>`, default: the caller). Reading, overwriting and deleting need
+the owner or an admin (APP_UPLOAD_SHARED_READ=true lets every authenticated user read).
+To anyone else another owner's files do not exist: 404, exactly as for a missing file, so
+nobody learns which names (or users) exist.
+
+Uploads count against the owner's quota (APP_UPLOAD_QUOTA_FILES, APP_UPLOAD_QUOTA_MB):
+more files is 409 quota_files_exceeded, more bytes 413 quota_bytes_exceeded. The check
+and the write happen while the owner's sys_user row is locked (SELECT ... FOR UPDATE), so
+parallel uploads, from any app host, cannot together exceed it.
+
+Names are checked before a backend sees them: an upload's name is made safe with werkzeug's
+secure_filename and needs an allowed extension; a requested name must already be in that
+form (no separators, no '..', no NUL, no leading dot). The filesystem backend also checks
+that the resolved path stays inside the owner's directory even if someone planted a symlink.
 """
 
 from __future__ import annotations
@@ -18,6 +29,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+import shutil
 import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -26,17 +38,17 @@ from typing import BinaryIO, Protocol
 
 from flask import Flask, current_app
 from sqlalchemy import delete as sql_delete
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.dialects.mysql import insert as mysql_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.utils import secure_filename
 
 from redflask.config import ConfigError, Settings, get_settings
-from redflask.models import StoredFile
+from redflask.models import StoredFile, User
 from redflask.models.base import utcnow
 from redflask.utils.db import db
-from redflask.utils.errors import ApiError, Conflict, NotFound
+from redflask.utils.errors import ApiError, Conflict, Forbidden, NotFound
 
 log = logging.getLogger("redflask.files")
 
@@ -55,6 +67,7 @@ class ExtensionNotAllowed(ApiError):
 
 @dataclass(frozen=True)
 class FileInfo:
+    owner_id: int
     name: str
     size: int
     modified_at: datetime  # naive UTC
@@ -69,13 +82,19 @@ class Download:
 
 
 class FileBackend(Protocol):
-    def save(self, name: str, stream: BinaryIO, overwrite: bool) -> FileInfo: ...
+    def stat(self, owner: int, name: str) -> FileInfo | None: ...
 
-    def list_files(self) -> list[FileInfo]: ...
+    def usage(self, owner: int) -> tuple[int, int]: ...
 
-    def open_download(self, name: str) -> Download: ...
+    def save(self, owner: int, name: str, stream: BinaryIO, overwrite: bool) -> FileInfo: ...
 
-    def delete(self, name: str) -> None: ...
+    def list_files(self, owner: int | None) -> list[FileInfo]: ...
+
+    def open_download(self, owner: int, name: str) -> Download: ...
+
+    def delete(self, owner: int, name: str) -> None: ...
+
+    def delete_owner(self, owner: int) -> None: ...
 
 
 def _already_exists(name: str) -> Conflict:
@@ -86,7 +105,13 @@ def _not_found(name: str) -> NotFound:
     return NotFound(f"file {name} not found")
 
 
+def _sorted(items: list[FileInfo]) -> list[FileInfo]:
+    return sorted(items, key=lambda item: (item.name, item.owner_id))
+
+
 class FilesystemBackend:
+    """APP_UPLOAD_DIR/<owner id>/<name>: one directory per owner, flat inside."""
+
     def __init__(self, directory: Path) -> None:
         self.directory = directory
 
@@ -94,31 +119,56 @@ class FilesystemBackend:
         self.directory.mkdir(parents=True, exist_ok=True)
         return self.directory.resolve()
 
-    def _path(self, name: str) -> Path:
+    def _owner_dir(self, owner: int) -> Path:
+        return self._root() / str(owner)
+
+    def _path(self, owner: int, name: str) -> Path:
         """The path of an existing or future file called name (already a checked name)."""
-        root = self._root()
-        path = (root / name).resolve()
-        if path.parent != root:
+        directory = self._owner_dir(owner)
+        path = (directory / name).resolve()
+        # A symlinked owner directory or file resolves elsewhere and is refused.
+        if path.parent != directory:
             raise InvalidFilename("invalid file name")
         return path
 
-    def _existing(self, name: str) -> Path:
-        path = self._path(name)
+    def _existing(self, owner: int, name: str) -> Path:
+        path = self._path(owner, name)
         if not path.is_file():
             raise _not_found(name)
         return path
 
     @staticmethod
-    def _describe(path: Path) -> FileInfo:
+    def _describe(owner: int, path: Path) -> FileInfo:
         stat = path.stat()
         return FileInfo(
+            owner_id=owner,
             name=path.name,
             size=stat.st_size,
             modified_at=datetime.fromtimestamp(stat.st_mtime, tz=timezone.utc).replace(tzinfo=None),
         )
 
-    def save(self, name: str, stream: BinaryIO, overwrite: bool) -> FileInfo:
-        target = self._path(name)
+    @staticmethod
+    def _entries(directory: Path) -> list[Path]:
+        if directory.is_symlink() or not directory.is_dir():
+            return []
+        return [
+            entry
+            for entry in directory.iterdir()
+            # Symlinks are skipped: their target may be outside the directory.
+            if entry.is_file() and not entry.is_symlink() and not entry.name.startswith(".")
+        ]
+
+    def stat(self, owner: int, name: str) -> FileInfo | None:
+        path = self._path(owner, name)
+        return self._describe(owner, path) if path.is_file() else None
+
+    def usage(self, owner: int) -> tuple[int, int]:
+        entries = self._entries(self._owner_dir(owner))
+        return len(entries), sum(entry.stat().st_size for entry in entries)
+
+    def save(self, owner: int, name: str, stream: BinaryIO, overwrite: bool) -> FileInfo:
+        target = self._path(owner, name)
+        target.parent.mkdir(exist_ok=True)
         # Write to a temporary file in the same directory, then link or rename it into
         # place: readers never see a half-written file and a refused upload leaves nothing.
         fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
@@ -137,23 +187,40 @@ class FilesystemBackend:
                     raise _already_exists(name) from None
         finally:
             tmp.unlink(missing_ok=True)
-        return self._describe(target)
+        return self._describe(owner, target)
 
-    def list_files(self) -> list[FileInfo]:
-        entries = [
-            self._describe(entry)
-            for entry in self._root().iterdir()
-            # Symlinks are skipped: their target may be outside the directory.
-            if entry.is_file() and not entry.is_symlink() and not entry.name.startswith(".")
+    def _owners(self) -> list[int]:
+        root = self._root()
+        return [
+            int(entry.name)
+            for entry in root.iterdir()
+            # Anything else in the root (files of the release before owners, junk) is ignored.
+            if entry.name.isdecimal() and entry.is_dir() and not entry.is_symlink()
         ]
-        return sorted(entries, key=lambda item: item.name)
 
-    def open_download(self, name: str) -> Download:
-        path = self._existing(name)
+    def list_files(self, owner: int | None) -> list[FileInfo]:
+        owners = self._owners() if owner is None else [owner]
+        return _sorted(
+            [
+                self._describe(each, entry)
+                for each in owners
+                for entry in self._entries(self._owner_dir(each))
+            ]
+        )
+
+    def open_download(self, owner: int, name: str) -> Download:
+        path = self._existing(owner, name)
         return Download(name=path.name, source=path)
 
-    def delete(self, name: str) -> None:
-        self._existing(name).unlink()
+    def delete(self, owner: int, name: str) -> None:
+        self._existing(owner, name).unlink()
+
+    def delete_owner(self, owner: int) -> None:
+        directory = self._owner_dir(owner)
+        if directory.is_symlink():
+            directory.unlink()
+        elif directory.is_dir():
+            shutil.rmtree(directory)
 
 
 class DatabaseBackend:
@@ -188,15 +255,43 @@ class DatabaseBackend:
                 code="payload_too_large",
             )
 
-    def save(self, name: str, stream: BinaryIO, overwrite: bool) -> FileInfo:
+    def stat(self, owner: int, name: str) -> FileInfo | None:
+        row = db.session.execute(
+            select(StoredFile.size, StoredFile.modified_at).where(
+                StoredFile.owner_id == owner, StoredFile.name == name
+            )
+        ).one_or_none()
+        if row is None:
+            return None
+        return FileInfo(owner_id=owner, name=name, size=row.size, modified_at=row.modified_at)
+
+    def usage(self, owner: int) -> tuple[int, int]:
+        count, total = db.session.execute(
+            select(func.count(), func.coalesce(func.sum(StoredFile.size), 0)).where(
+                StoredFile.owner_id == owner
+            )
+        ).one()
+        return int(count), int(total)
+
+    def save(self, owner: int, name: str, stream: BinaryIO, overwrite: bool) -> FileInfo:
+        """Stores in the caller's transaction; the caller commits."""
         # In memory at once: MAX_CONTENT_LENGTH (APP_MAX_UPLOAD_MB) bounds it.
         content = stream.read()
         session = db.session
         self._check_packet_size(session, name, content)
         # DATETIME keeps whole seconds: answer with what a later listing will show.
-        info = FileInfo(name=name, size=len(content), modified_at=utcnow().replace(microsecond=0))
+        info = FileInfo(
+            owner_id=owner,
+            name=name,
+            size=len(content),
+            modified_at=utcnow().replace(microsecond=0),
+        )
         statement = mysql_insert(StoredFile).values(
-            name=info.name, size=info.size, content=content, modified_at=info.modified_at
+            owner_id=owner,
+            name=info.name,
+            size=info.size,
+            content=content,
+            modified_at=info.modified_at,
         )
         if overwrite:
             # One statement: no window in which another host could slip in between.
@@ -207,35 +302,47 @@ class DatabaseBackend:
             )
         try:
             session.execute(statement)
-            session.commit()
         except IntegrityError:
-            # The unique name is the atomic no-overwrite check, across every host.
+            # The unique (owner, name) is the atomic no-overwrite check, across every host.
             session.rollback()
             raise _already_exists(name) from None
         return info
 
-    def list_files(self) -> list[FileInfo]:
-        rows = db.session.execute(
-            select(StoredFile.name, StoredFile.size, StoredFile.modified_at).order_by(
-                StoredFile.name
+    def list_files(self, owner: int | None) -> list[FileInfo]:
+        query = select(
+            StoredFile.owner_id, StoredFile.name, StoredFile.size, StoredFile.modified_at
+        ).order_by(StoredFile.name, StoredFile.owner_id)
+        if owner is not None:
+            query = query.where(StoredFile.owner_id == owner)
+        return [
+            FileInfo(
+                owner_id=row.owner_id, name=row.name, size=row.size, modified_at=row.modified_at
             )
-        )
-        return [FileInfo(name=row.name, size=row.size, modified_at=row.modified_at) for row in rows]
+            for row in db.session.execute(query)
+        ]
 
-    def open_download(self, name: str) -> Download:
+    def open_download(self, owner: int, name: str) -> Download:
         row = db.session.execute(
-            select(StoredFile.content, StoredFile.modified_at).where(StoredFile.name == name)
+            select(StoredFile.content, StoredFile.modified_at).where(
+                StoredFile.owner_id == owner, StoredFile.name == name
+            )
         ).one_or_none()
         if row is None:
             raise _not_found(name)
         return Download(name=name, source=io.BytesIO(row.content), last_modified=row.modified_at)
 
-    def delete(self, name: str) -> None:
+    def delete(self, owner: int, name: str) -> None:
         session = db.session
-        result = session.execute(sql_delete(StoredFile).where(StoredFile.name == name))
+        result = session.execute(
+            sql_delete(StoredFile).where(StoredFile.owner_id == owner, StoredFile.name == name)
+        )
         session.commit()
         if result.rowcount == 0:
             raise _not_found(name)
+
+    def delete_owner(self, owner: int) -> None:
+        # The foreign key (ON DELETE CASCADE) removed the rows with the user.
+        return None
 
 
 def backend_for(settings: Settings) -> FileBackend:
@@ -280,21 +387,113 @@ def check_name(name: str) -> str:
     return name
 
 
-def save(client_name: str, stream: BinaryIO, overwrite: bool) -> FileInfo:
-    """Store an upload; 409 file_exists if the name is taken and overwrite is false."""
-    return _backend().save(clean_name(client_name), stream, overwrite)
+def _may_read_all(actor: User) -> bool:
+    return actor.is_admin or get_settings().upload_shared_read
 
 
-def list_files() -> list[FileInfo]:
-    """Every stored file, sorted by name."""
-    return _backend().list_files()
+def _owner(actor: User, owner: int | None, name: str, *, read: bool) -> int:
+    """Whose file the caller addresses; another owner's files do not exist for them."""
+    if owner is None or owner == actor.id:
+        return actor.id
+    allowed = _may_read_all(actor) if read else actor.is_admin
+    if not allowed:
+        raise _not_found(name)
+    return owner
 
 
-def open_download(name: str) -> Download:
-    """What send_file needs to serve the file called name; 404 if there is none."""
-    return _backend().open_download(check_name(name))
+def _stream_size(stream: BinaryIO) -> tuple[BinaryIO, int]:
+    """The upload and its size. werkzeug spools uploads into a SpooledTemporaryFile, which
+    seeks but, before Python 3.11, has no seekable(): try the seek, copy only on failure."""
+    try:
+        size = stream.seek(0, os.SEEK_END)
+    except (AttributeError, OSError):  # pragma: no cover - werkzeug always gives a seekable one
+        stream = io.BytesIO(stream.read())
+        size = stream.seek(0, os.SEEK_END)
+    stream.seek(0)
+    return stream, size
 
 
-def delete(name: str) -> None:
-    """Remove the file called name; 404 if there is none."""
-    _backend().delete(check_name(name))
+def _check_quota(backend: FileBackend, owner: int, existing: FileInfo | None, size: int) -> None:
+    """Refuse an upload that would take the owner over a quota (existing: the file it
+    replaces, if any). Runs with the owner's row locked."""
+    settings = get_settings()
+    files, used = backend.usage(owner)
+    if existing is None and files + 1 > settings.upload_quota_files:
+        raise ApiError(
+            f"the file quota ({settings.upload_quota_files} files) is used up",
+            status=409,
+            code="quota_files_exceeded",
+            details={"limit_files": settings.upload_quota_files, "files": files},
+        )
+    after = used - (existing.size if existing else 0) + size
+    if after > settings.upload_quota_bytes:
+        raise ApiError(
+            f"the storage quota ({settings.upload_quota_mb} MiB) would be exceeded",
+            status=413,
+            code="quota_bytes_exceeded",
+            details={
+                "limit_bytes": settings.upload_quota_bytes,
+                "used_bytes": used,
+                "file_bytes": size,
+            },
+        )
+
+
+def save(
+    actor: User, client_name: str, stream: BinaryIO, overwrite: bool, owner: int | None = None
+) -> FileInfo:
+    """Store an upload in owner's namespace (default: the caller's; another's: admins
+    only); 409 file_exists if the name is taken there and overwrite is false."""
+    name = clean_name(client_name)
+    owner_id = _owner(actor, owner, name, read=False)
+    stream, size = _stream_size(stream)
+    backend = _backend()
+    session = db.session
+    # End the request's transaction first: the checks below must read what is committed
+    # now (REPEATABLE READ keeps the snapshot of a transaction's first read).
+    session.commit()
+    locked = session.scalar(select(User.id).where(User.id == owner_id).with_for_update())
+    if locked is None:
+        raise NotFound(f"user {owner_id} not found")
+    try:
+        existing = backend.stat(owner_id, name)
+        if existing is not None and not overwrite:
+            raise _already_exists(name)
+        _check_quota(backend, owner_id, existing, size)
+        info = backend.save(owner_id, name, stream, overwrite)
+        session.commit()
+    finally:
+        session.rollback()  # releases the lock when anything above failed (no-op otherwise)
+    return info
+
+
+def list_files(actor: User, owner: int | None = None) -> list[FileInfo]:
+    """The caller's files; admins (and, with shared reading, everyone): every file, or
+    one owner's. Sorted by name, then owner."""
+    if owner is None:
+        return _backend().list_files(None if _may_read_all(actor) else actor.id)
+    if owner != actor.id and not _may_read_all(actor):
+        raise Forbidden("listing another user's files needs the admin role")
+    return _backend().list_files(owner)
+
+
+def open_download(actor: User, name: str, owner: int | None = None) -> Download:
+    """What send_file needs to serve owner's file called name; 404 if there is none (or
+    the caller may not read it)."""
+    name = check_name(name)
+    return _backend().open_download(_owner(actor, owner, name, read=True), name)
+
+
+def delete(actor: User, name: str, owner: int | None = None) -> None:
+    """Remove owner's file called name; 404 if there is none (or the caller may not)."""
+    name = check_name(name)
+    _backend().delete(_owner(actor, owner, name, read=False), name)
+
+
+def delete_owner_files(owner: int) -> None:
+    """Remove what the backend keeps of a deleted user's files."""
+    try:
+        _backend().delete_owner(owner)
+    except OSError:
+        # The user is gone either way; leftovers are not served to anyone (no user has the id).
+        log.warning("could not remove the files of deleted user %d", owner, exc_info=True)

@@ -9,11 +9,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from redflask.models import User
-from redflask.services import tokens
+from redflask.services import auth, files, rate_limit, tokens, usernames
 from redflask.services.passwords_policy import check_new_password
 from redflask.utils.db import db
-from redflask.utils.errors import Conflict, Forbidden, NotFound, Unauthorized
+from redflask.utils.errors import ApiError, Conflict, Forbidden, NotFound, Unauthorized
 from redflask.utils.passwords import hash_password, verify_password
+
+
+class InvalidUsername(ApiError):
+    status, code = 422, "invalid_username"
 
 
 @dataclass(frozen=True)
@@ -39,15 +43,27 @@ def get_user(user_id: int, session: Session | None = None, lock: bool = False) -
     return user
 
 
+def normalized_username(username: str) -> str:
+    try:
+        return usernames.validate(username)
+    except usernames.InvalidUsername as exc:
+        raise InvalidUsername(str(exc)) from None
+
+
 def create_user(username: str, password: str, nickname: str = "", role: str = "user") -> User:
+    # The schema has normalised it already; services called directly get the same rule.
+    username = normalized_username(username)
     check_new_password(password, username)
     session = db.session
+    # Hand the connection back while hashing: the hash may wait for a CPU slot.
+    session.commit()
+    password_hash = hash_password(password)
     user = User(
         username=username,
         nickname=nickname,
         role=role,
         banned=False,
-        password_hash=hash_password(password),
+        password_hash=password_hash,
     )
     session.add(user)
     try:
@@ -109,9 +125,10 @@ def delete_user(user_id: int) -> None:
     admins = _lock_active_admins(session)
     user = get_user(user_id, lock=True)
     _refuse_last_admin(admins, user)
-    session.delete(user)
+    session.delete(user)  # the database deletes their stored_file rows with them
     session.commit()
     tokens.revoke_all(user_id)
+    files.delete_owner_files(user_id)
 
 
 def change_password(
@@ -120,18 +137,32 @@ def change_password(
     new_password: str,
     current_password: str | None,
     actor_token: str,
+    client: str,
 ) -> None:
-    """Users change their own password (proving the current one); admins change anyone's."""
+    """Users change their own password (proving the current one); admins change anyone's.
+
+    Proving the current password is a password guess like a login: it is counted and
+    slowed down per account and client address the same way, in the same counters.
+    """
     session = db.session
     own = actor.id == user_id
     if not own and not actor.is_admin:
         raise Forbidden("only admins can change another user's password")
-    user = get_user(user_id, lock=True)
-    if own and not verify_password(user.password_hash, current_password or ""):
-        session.rollback()
-        raise Unauthorized("current password is wrong", code="wrong_password")
+    user = get_user(user_id)
+    if own:
+        account = usernames.throttle_name(user.username)
+        auth.guard_attempt(account, client)
+        stored_hash = user.password_hash
+        session.commit()  # no connection held while hashing
+        if not verify_password(stored_hash, current_password or ""):
+            auth.log_failure(account, client, user.id, "wrong_current_password")
+            raise Unauthorized("current password is wrong", code="wrong_password")
+        rate_limit.succeeded(account, client)
     check_new_password(new_password, user.username)
-    user.password_hash = hash_password(new_password)
+    session.commit()
+    new_hash = hash_password(new_password)
+    user = get_user(user_id, lock=True)
+    user.password_hash = new_hash
     session.commit()
     # Other sessions end; the caller keeps the token they used for this change.
     tokens.revoke_all(user.id, keep=actor_token if own else None)
@@ -139,6 +170,7 @@ def change_password(
 
 def ensure_admin(username: str, password: str) -> tuple[User, bool]:
     """Create an admin unless the username exists; never modifies an existing user."""
+    username = normalized_username(username)
     existing = db.session.scalar(select(User).where(User.username == username))
     if existing is not None:
         return existing, False

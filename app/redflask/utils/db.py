@@ -34,6 +34,9 @@ class Database:
             pool_recycle=1800,
             # Fail fast when the server is unreachable: readiness probes must answer quickly.
             connect_args={"connect_timeout": 5},
+            # Errors (and so the logs) show the SQL but never the bound values: password
+            # hashes, file contents, names.
+            hide_parameters=True,
         )
         # With gunicorn preload_app the engine is built in the master: a forked worker must
         # not reuse the parent's pooled sockets, so it starts with an empty pool.

@@ -2,7 +2,8 @@
 
 A sane incoming X-Request-ID (nginx sets one) is kept so a request can be followed from
 nginx to gunicorn to the app; otherwise a new id is made. Either way it is returned in
-the X-Request-ID response header and attached to every log line of the request.
+exactly one X-Request-ID response header (set, never added) and attached to every log
+line of the request.
 """
 
 from __future__ import annotations

@@ -1,12 +1,24 @@
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from redflask.controllers.schemas.common import StrictBody, UtcDatetime
+from redflask.services import usernames
 
-Username = Field(min_length=3, max_length=50, pattern=r"^[A-Za-z0-9_.-]+$")
+# Normalised (NFKC, case-folded, trimmed), then checked against the rule: the same one a
+# login applies before looking a name up. No pattern in the schema: it would have to
+# describe the raw input, which normalisation accepts more of.
+Username = Annotated[
+    str,
+    Field(
+        min_length=usernames.MIN_LENGTH,
+        max_length=usernames.MAX_LENGTH,
+        description=f"login name: {usernames.RULE_TEXT}",
+    ),
+    AfterValidator(usernames.validate),
+]
 NewPassword = Field(min_length=8, max_length=128)
 
 
@@ -31,7 +43,7 @@ class UserList(BaseModel):
 
 
 class UserCreate(StrictBody):
-    username: str = Username
+    username: Username
     password: str = NewPassword
     nickname: str = Field("", max_length=50)
     role: Literal["admin", "user"] = "user"
