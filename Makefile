@@ -32,8 +32,8 @@ test-matrix: ## Like test, with every scenario on all three distributions
 lint: venv ## yamllint, ansible-lint (production profile), ruff
 	PATH="$$PWD/.venv/bin:$$PATH" bash -c 'yamllint --strict . && ansible-lint && ruff check . && ruff format --check .'
 
-app-test: venv ## The app's pytest suite against the local MariaDB and Redis, and the roles' tests
-	scripts/app-venv.sh && cd app && ../.venv-app/bin/pytest
+app-test: venv ## The app's pytest suite against the local MariaDB and Redis (and Chromium), and the roles' tests
+	scripts/ensure-chromium.sh && scripts/app-venv.sh && cd app && ../.venv-app/bin/pytest
 	.venv/bin/pytest tests -q -p no:cacheprovider
 
 molecule: venv docker ## Only the molecule plan (S="smoke:debian12" for explicit runs)
