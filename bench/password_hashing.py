@@ -133,6 +133,14 @@ def need(ok: bool, what: object) -> None:
         raise RuntimeError(f"unexpected answer: {what}")
 
 
+def login(port: int, username: str, password: str) -> str:
+    status, body = request(
+        port, "POST", "/api/v1/auth/login", {"username": username, "password": password}
+    )
+    need(status == 200, (status, body))
+    return body["access_token"]
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
@@ -140,11 +148,7 @@ def percentile(values: list[float], q: float) -> float:
 
 def measure(port: int, admin_password: str, seconds: float) -> dict:
     """The load: 16 wrong-password changers and the GET / probe, for `seconds`."""
-    status, body = request(
-        port, "POST", "/api/v1/auth/login", {"username": ADMIN, "password": admin_password}
-    )
-    need(status == 200, (status, body))
-    admin_token = body["access_token"]
+    admin_token = login(port, ADMIN, admin_password)
     victim_password = secrets.token_urlsafe(18)
     status, body = request(
         port,
@@ -160,11 +164,7 @@ def measure(port: int, admin_password: str, seconds: float) -> dict:
     )
     need(status == 201, (status, body))
     victim_id = body["id"]
-    status, body = request(
-        port, "POST", "/api/v1/auth/login", {"username": "benchvictim", "password": victim_password}
-    )
-    need(status == 200, (status, body))
-    victim_token = body["access_token"]
+    victim_token = login(port, "benchvictim", victim_password)
 
     stop = threading.Event()
     statuses: dict[int, int] = {}

@@ -86,46 +86,46 @@ def test_hashing_under_gevent_leaves_the_loop_running(make_app, hub) -> None:
     assert off_loop_gap < off_loop_took / 6, (off_loop_gap, off_loop_took)
 
 
-def test_the_semaphore_bounds_hashes_in_threads() -> None:
-    runner = HashRunner(2, cooperative=lambda: False)
-    lock = threading.Lock()
-    active, peak = [0], [0]
+class _Overlap:
+    """work(n) takes 0.05 s and returns n; records the most calls running at once and the
+    threads they ran on."""
 
-    def work(n: int) -> int:
-        with lock:
-            active[0] += 1
-            peak[0] = max(peak[0], active[0])
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._active = 0
+        self.peak = 0
+        self.threads: set[int] = set()
+
+    def work(self, n: int) -> int:
+        self.threads.add(threading.get_ident())
+        with self._lock:
+            self._active += 1
+            self.peak = max(self.peak, self._active)
         time.sleep(0.05)
-        with lock:
-            active[0] -= 1
+        with self._lock:
+            self._active -= 1
         return n
 
+
+def test_the_semaphore_bounds_hashes_in_threads() -> None:
+    runner = HashRunner(2, cooperative=lambda: False)
+    overlap = _Overlap()
+
     with ThreadPoolExecutor(max_workers=6) as pool:
-        results = list(pool.map(lambda n: runner.run(work, n), range(6)))
+        results = list(pool.map(lambda n: runner.run(overlap.work, n), range(6)))
     assert results == list(range(6))
-    assert peak[0] == 2
+    assert overlap.peak == 2
 
 
 def test_the_semaphore_bounds_hashes_in_the_gevent_pool(hub) -> None:
     runner = HashRunner(2, cooperative=lambda: True)
-    lock = threading.Lock()
-    active, peak, threads = [0], [0], set()
+    overlap = _Overlap()
 
-    def work(n: int) -> int:
-        threads.add(threading.get_ident())
-        with lock:
-            active[0] += 1
-            peak[0] = max(peak[0], active[0])
-        time.sleep(0.05)
-        with lock:
-            active[0] -= 1
-        return n
-
-    greenlets = [gevent.spawn(runner.run, work, n) for n in range(6)]
+    greenlets = [gevent.spawn(runner.run, overlap.work, n) for n in range(6)]
     gevent.joinall(greenlets, timeout=10, raise_error=True)
     assert [g.value for g in greenlets] == list(range(6))
-    assert peak[0] == 2  # two at once: in parallel, and no more
-    assert threading.get_ident() not in threads  # never on the loop's thread
+    assert overlap.peak == 2  # two at once: in parallel, and no more
+    assert threading.get_ident() not in overlap.threads  # never on the loop's thread
 
 
 def test_exceptions_come_back_from_the_pool(hub) -> None:

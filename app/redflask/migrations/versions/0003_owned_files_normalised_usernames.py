@@ -64,15 +64,18 @@ def _upload_dir() -> Path | None:
     return directory if directory is not None and directory.is_dir() else None
 
 
-def _legacy_files(root: Path | None) -> list[Path]:
-    """Files of the previous layout: regular, visible files directly in the root."""
-    if root is None:
-        return []
+def _plain_files(directory: Path) -> list[Path]:
+    """The regular, visible files directly in directory (no links, no dot files)."""
     return sorted(
         entry
-        for entry in root.iterdir()
+        for entry in directory.iterdir()
         if entry.is_file() and not entry.is_symlink() and not entry.name.startswith(".")
     )
+
+
+def _legacy_files(root: Path | None) -> list[Path]:
+    """Files of the previous layout: the plain files directly in the root."""
+    return [] if root is None else _plain_files(root)
 
 
 def _username_updates(connection: sa.Connection) -> list[tuple[int, str]]:
@@ -169,14 +172,14 @@ def upgrade() -> None:
 
 
 def _owned_files(root: Path | None) -> list[Path]:
+    """Files of this revision's layout: the plain files of each <owner id>/ directory."""
     if root is None:
         return []
     return sorted(
         entry
         for directory in root.iterdir()
         if directory.name.isdecimal() and directory.is_dir() and not directory.is_symlink()
-        for entry in directory.iterdir()
-        if entry.is_file() and not entry.is_symlink() and not entry.name.startswith(".")
+        for entry in _plain_files(directory)
     )
 
 
