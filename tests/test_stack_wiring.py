@@ -64,12 +64,23 @@ def test_the_inventorys_app_name_names_the_app_its_database_and_users(tmp_path):
     names = wired(
         inventory,
         "app1:db1:cache1",
-        "[flask_app_name, mysql_databases[0].name, mysql_users[0].name, mysql_users[0].priv,"
-        " redis_app_user, flask_app_redis_user]",
+        "[flask_app_name, mysql_databases[0].name, mysql_users | map(attribute='name') | list,"
+        " mysql_users | map(attribute='priv') | list, flask_app_db_migrate_user,"
+        " redis_app_user, flask_app_redis_user, redis_app_key_patterns]",
     )
     assert set(names) == {"app1", "db1", "cache1"}
     for values in names.values():
-        assert values == ["shop", "shop", "shop", "shop.*:ALL", "shop", "shop"]
+        assert values == [
+            "shop",
+            "shop",
+            # The app's account changes rows only; the migrations' account owns the schema.
+            ["shop", "shop_migrate"],
+            ["shop.*:SELECT,INSERT,UPDATE,DELETE", "shop.*:ALL"],
+            "shop_migrate",
+            "shop",
+            "shop",
+            ["shop:*"],
+        ]
 
 
 def test_every_app_host_is_a_parameter_of_the_roles(tmp_path):

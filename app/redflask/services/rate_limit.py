@@ -19,8 +19,9 @@ Wrong guesses from one address therefore only slow down that address: the accoun
 owner, from their own address, logs in as usual. IPv6 clients are counted per /64 (one
 host usually holds a whole /64), IPv4-mapped addresses as IPv4.
 
-The time comes from Redis (TIME), so several app hosts agree on it. Scripts are allowed
-to the app's ACL user (the redis role denies only flushall, flushdb, config, debug, keys).
+The time comes from Redis (TIME), so several app hosts agree on it. The redis role's ACL
+allows the app user only the commands the app sends: a command added to the script (or
+anywhere else) must be added to redis_app_commands too, or Redis answers NOPERM.
 """
 
 from __future__ import annotations

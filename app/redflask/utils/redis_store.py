@@ -1,7 +1,8 @@
 """One Redis client per app, plus key naming under a configurable prefix.
 
-The production ACL user cannot run FLUSHALL, FLUSHDB, CONFIG, DEBUG or KEYS, so nothing
-in the app relies on them.
+The production ACL user may run only the commands the app sends, on keys under its prefix
+(the redis role's redis_app_commands and redis_app_key_patterns): a new command here must
+be added there, and every key must go through key().
 """
 
 from __future__ import annotations

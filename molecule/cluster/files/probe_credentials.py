@@ -70,6 +70,14 @@ def probe_mysql(url: str) -> dict[str, object]:
             "create_user": refused(
                 lambda: cursor.execute("CREATE USER 'deployer_probe'@'%' IDENTIFIED BY 'x'")
             ),
+            # The schema is the migrations' account's: the app's may not change it.
+            "create_table": refused(
+                lambda: cursor.execute("CREATE TABLE deployer_probe_forbidden (id INT)")
+            ),
+            "alter_table": refused(
+                lambda: cursor.execute("ALTER TABLE sys_user ADD COLUMN deployer_probe INT")
+            ),
+            "drop_table": refused(lambda: cursor.execute("DROP TABLE alembic_version")),
         }
     connection.close()
     return result
@@ -82,12 +90,18 @@ def probe_redis(url: str, prefix: str) -> dict[str, object]:
     parts = urlsplit(url)
     anonymous = redis.Redis(host=parts.hostname, port=parts.port or 6379, protocol=2)
     return {
-        "whoami": client.acl_whoami(),
         "ping": client.ping(),
         "get_own_key": client.get(key) == "1",
+        "own_key_ttl": client.pttl(key) > 0,
+        "whoami": refused(client.acl_whoami),
+        "acl_setuser": refused(
+            lambda: client.execute_command("ACL", "SETUSER", "deployer-probe", "on", "+@all")
+        ),
+        "config_set": refused(lambda: client.config_set("maxmemory", "1")),
+        "script_flush": refused(client.script_flush),
         "flushall": refused(client.flushall),
-        "config_get": refused(lambda: client.config_get("requirepass")),
         "keys_command": refused(lambda: client.keys("*")),
+        "outside_prefix": refused(lambda: client.get("deployer-probe-outside")),
         "anonymous_ping": refused(anonymous.ping),
     }
 

@@ -1,8 +1,9 @@
 """Read an app host's deploy state in one pass, for the flask_app role (tasks/state.yml).
 
-    python3 -c "<this file>" '<json: root, release, dirs, shared, staged, files, activations>'
+    python3 -c "<this file>" '<json: root, user, release, dirs, shared, staged, files, activations>'
 
 Prints one JSON object, changing nothing:
+  account     whether the app's account (user) exists
   dirs        {path: "owner:group:mode"} of the layout directories ("" when missing)
   release     whether releases/<release>/.complete exists
   current     where `current` points ("" when it does not exist)
@@ -45,6 +46,14 @@ def describe(path):
     return f"{owner}:{group}:{stat.S_IMODE(info.st_mode):04o}"
 
 
+def account_exists(name):
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return False
+    return True
+
+
 def digest(path):
     try:
         with open(path, "rb") as handle:
@@ -84,6 +93,7 @@ current = os.path.join(root, "current")
 print(
     json.dumps(
         {
+            "account": account_exists(args["user"]),
             "dirs": {path: describe(path) for path in args["dirs"]},
             "release": os.path.exists(os.path.join(releases_dir, args["release"], ".complete")),
             "current": os.readlink(current) if os.path.islink(current) else "",
