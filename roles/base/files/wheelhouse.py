@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Build one wheelhouse archive on the controller for one node interpreter.
 
-    wheelhouse.py --cache DIR --archive FILE.tar -- <pip download options> -- <requirement>...
+    wheelhouse.py --cache DIR --archive FILE.tar [--require-hashes] \
+        -- <pip download options> -- <requirement>...
 
 The wheels pip resolves for the requirements (with the pip options that name the node's
 interpreter: --python-version, --abi, --platform ...) are packed with a requirements.txt
@@ -12,7 +13,14 @@ once and later archives that need it are packed without any index (pip first run
 
 Several hosts of one run may ask for the same archive at once: a lock on DIR makes them
 take turns, and the later ones find the archive built. Prints one JSON object:
-{"archive": ..., "sha256": ..., "built": true|false}.
+{"archive": ..., "sha256": ..., "built": true|false, "replaced": [wheel file names]}.
+
+With --require-hashes every requirement must carry `--hash=sha256:...` (a lock, see
+scripts/lock-wheels.py) and pip checks every wheel against them, from the index and from
+the cache alike. A cached wheel of a locked name and version whose sha256 is not in the lock
+(changed on disk, or fetched from a tampered index) is deleted before pip runs and
+downloaded again; it is named in "replaced" and on stderr. An existing archive is used
+only when its checksum file still matches it, else it is built again.
 """
 
 from __future__ import annotations
@@ -22,11 +30,53 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tarfile
 import tempfile
+
+_PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)")
+_HASH = re.compile(r"--hash=sha256:([0-9a-f]{64})")
+
+
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _locked(requirements: list[str]) -> dict[tuple[str, str], set[str]]:
+    """{(name, version): allowed sha256} of hashed requirements; exits naming an unhashed one."""
+    allowed = {}
+    for line in requirements:
+        pin = _PIN.match(line.strip())
+        hashes = set(_HASH.findall(line))
+        if not pin or not hashes:
+            raise SystemExit(
+                f"requirement {line.split()[0]!r} is not pinned with --hash=sha256:... while hashes"
+                " are required: lock it (scripts/lock-wheels.py) or turn the check off"
+                " (base_virtualenv_require_hashes: false)"
+            )
+        allowed[(_canonical(pin.group(1)), pin.group(2))] = hashes
+    return allowed
+
+
+def _drop_tampered(cache: str, allowed: dict[tuple[str, str], set[str]]) -> list[str]:
+    """Delete the cached wheels of a locked name and version whose sha256 is not locked."""
+    dropped = []
+    for name in sorted(os.listdir(cache)):
+        if not name.endswith(".whl"):
+            continue
+        project, version = name.split("-")[:2]
+        hashes = allowed.get((_canonical(project), version))
+        if hashes is not None and _sha256(os.path.join(cache, name)) not in hashes:
+            os.remove(os.path.join(cache, name))
+            print(
+                f"wheelhouse: {name} in {cache} does not match its lock; fetching it again",
+                file=sys.stderr,
+            )
+            dropped.append(name)
+    return dropped
 
 
 def _pip_download(
@@ -55,11 +105,22 @@ def _sha256(path: str) -> str:
     return digest.hexdigest()
 
 
-def build(cache: str, archive: str, pip_options: list[str], requirements: list[str]) -> dict:
+def build(
+    cache: str, archive: str, pip_options: list[str], requirements: list[str], hashed: bool
+) -> dict:
+    allowed = _locked(requirements) if hashed else {}
     checksum_file = archive + ".sha256"
     if os.path.exists(archive) and os.path.exists(checksum_file):
         with open(checksum_file) as handle:
-            return {"archive": archive, "sha256": handle.read().split()[0], "built": False}
+            recorded = handle.read().split()[0]
+        if _sha256(archive) == recorded:
+            return {"archive": archive, "sha256": recorded, "built": False, "replaced": []}
+        print(
+            f"wheelhouse: {archive} does not match {checksum_file}; building it again",
+            file=sys.stderr,
+        )
+    replaced = _drop_tampered(cache, allowed) if hashed else []
+    pip_options = [*pip_options, "--require-hashes"] if hashed else pip_options
 
     scratch = tempfile.mkdtemp(prefix=".build.", dir=cache)
     try:
@@ -86,7 +147,7 @@ def build(cache: str, archive: str, pip_options: list[str], requirements: list[s
         with open(checksum_file + ".new", "w") as handle:
             handle.write(f"{checksum}  {os.path.basename(archive)}\n")
         os.replace(checksum_file + ".new", checksum_file)
-        return {"archive": archive, "sha256": checksum, "built": True}
+        return {"archive": archive, "sha256": checksum, "built": True, "replaced": replaced}
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
@@ -100,6 +161,9 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description="Build one wheelhouse archive")
     parser.add_argument("--cache", required=True, help="directory keeping downloaded wheels")
     parser.add_argument("--archive", required=True, help="the .tar to write")
+    parser.add_argument(
+        "--require-hashes", action="store_true", help="every requirement must carry --hash"
+    )
     args = parser.parse_args(argv[:first])
     requirements = argv[second + 1 :]
     if not requirements:
@@ -108,7 +172,9 @@ def main(argv: list[str]) -> int:
     os.makedirs(args.cache, exist_ok=True)
     with open(os.path.join(args.cache, ".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        result = build(args.cache, args.archive, argv[first + 1 : second], requirements)
+        result = build(
+            args.cache, args.archive, argv[first + 1 : second], requirements, args.require_hashes
+        )
     print(json.dumps(result))
     return 0
 
