@@ -38,10 +38,10 @@ import tarfile
 import tempfile
 
 _PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)")
-_HASH = re.compile(r"--hash=sha256:([0-9a-f]{64})")
+HASH = re.compile(r"--hash=sha256:([0-9a-f]{64})")
 
 
-def _canonical(name: str) -> str:
+def canonical(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
@@ -50,14 +50,14 @@ def _locked(requirements: list[str]) -> dict[tuple[str, str], set[str]]:
     allowed = {}
     for line in requirements:
         pin = _PIN.match(line.strip())
-        hashes = set(_HASH.findall(line))
+        hashes = set(HASH.findall(line))
         if not pin or not hashes:
             raise SystemExit(
                 f"requirement {line.split()[0]!r} is not pinned with --hash=sha256:... while hashes"
                 " are required: lock it (scripts/lock-wheels.py) or turn the check off"
                 " (base_virtualenv_require_hashes: false)"
             )
-        allowed[(_canonical(pin.group(1)), pin.group(2))] = hashes
+        allowed[(canonical(pin.group(1)), pin.group(2))] = hashes
     return allowed
 
 
@@ -68,7 +68,7 @@ def _drop_tampered(cache: str, allowed: dict[tuple[str, str], set[str]]) -> list
         if not name.endswith(".whl"):
             continue
         project, version = name.split("-")[:2]
-        hashes = allowed.get((_canonical(project), version))
+        hashes = allowed.get((canonical(project), version))
         if hashes is not None and _sha256(os.path.join(cache, name)) not in hashes:
             os.remove(os.path.join(cache, name))
             print(
