@@ -65,7 +65,7 @@ app_tests() {
 
 total=$SECONDS
 setup_ok=true
-step setup bash -c 'scripts/bootstrap-venv.sh && scripts/ensure-docker.sh && scripts/ensure-chromium.sh' || setup_ok=false
+step setup bash -c 'scripts/bootstrap-venv.sh && scripts/ensure-docker.sh && scripts/ensure-chromium.sh && scripts/ensure-pebble.sh' || setup_ok=false
 if $setup_ok; then
   step lint lint
   step app app_tests
