@@ -203,6 +203,7 @@ class Backups:
             shutil.rmtree(partial, ignore_errors=True)
             raise
         manifest["pruned"] = self.prune()
+        manifest["path"] = final
         return manifest
 
     def _write_encoded(self, source: list[str] | None, path: str, stdin=None, env=None) -> None:
@@ -372,6 +373,8 @@ class Backups:
 
     # ---- prune ----------------------------------------------------------------------------
     def prune(self) -> list[str]:
+        """Apply retention to this host's backups (or, with self.dir set to it, to the
+        copies a backup host keeps of another host's)."""
         ids = [manifest["id"] for manifest in self.manifests()]
         now = datetime.datetime.now(datetime.timezone.utc)
         removed = to_prune(
@@ -393,6 +396,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("command", choices=["take", "list", "verify", "restore", "prune"])
     parser.add_argument("--id", dest="backup_id")
     parser.add_argument("--tag", default="manual")
+    # prune: another directory of backups under the config's dir (a backup host's copies
+    # of another host's backups).
+    parser.add_argument("--dir", dest="subdir")
     args = parser.parse_args(argv)
     os.umask(0o077)
     try:
@@ -403,6 +409,13 @@ def main(argv: list[str]) -> int:
             )
         with open(args.config) as stream:
             backups = Backups(json.load(stream))
+        if args.subdir:
+            path = os.path.realpath(os.path.join(backups.dir, args.subdir))
+            if os.path.commonpath([path, os.path.realpath(backups.dir)]) != os.path.realpath(
+                backups.dir
+            ):
+                raise BackupError(f"--dir {args.subdir!r} is outside {backups.dir}")
+            backups.dir = path
         if args.command == "take" and not args.backup_id:
             # The timer's run: named by the minute, so the hosts of one inventory, whose
             # timers fire in the same minute, give their parts one id.
