@@ -252,7 +252,10 @@ def test_take_writes_one_owner_only_file_per_part_that_the_manifest_describes(
         os.listdir(directory), 0o600
     )
     on_disk = json.loads((directory / "manifest.json").read_text())
-    assert on_disk == {key: value for key, value in manifest.items() if key != "pruned"}
+    assert manifest["path"] == str(directory)
+    assert on_disk == {
+        key: value for key, value in manifest.items() if key not in ("pruned", "path")
+    }
     assert ok(config, "list") == {"parts": ["mysql", "uploads"], "backups": [on_disk]}
     assert ok(config, "verify", "--id", ID) == on_disk
 
