@@ -97,6 +97,11 @@ else
   pids=()
   for lane in $(seq 0 $((jobs - 1))); do
     (
+      # MOLECULE_LATER_LANES_AFTER=<file>: lane 0 starts now, the others once the file
+      # exists (scripts/run-tests.sh runs lint and the app's tests meanwhile).
+      if [ "$lane" -gt 0 ] && [ -n "${MOLECULE_LATER_LANES_AFTER:-}" ]; then
+        while [ ! -e "$MOLECULE_LATER_LANES_AFTER" ]; do sleep 1; done
+      fi
       for run in "${runs[@]}"; do
         [ "${lane_of[$run]}" -eq "$lane" ] && run_one "$run" "$lane"
       done

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# `make test`: set-up, lint, app tests, molecule scenarios. Every step runs even when an
-# earlier one failed (so one run shows every problem); the exit status is non-zero when any
-# step failed. Per-step timings are printed at the end.
+# `make test`: set-up, lint, app tests, molecule scenarios (their first lane beside lint and
+# the app's tests). Every step runs even when an earlier one failed (so one run shows every
+# problem); the exit status is non-zero when any step failed. Per-step timings are printed
+# at the end (molecule's from its start, so the steps overlap).
 #
 #   scripts/run-tests.sh            the plan in molecule/test-plan.txt
 #   scripts/run-tests.sh --matrix   every scenario on all three distributions
@@ -66,10 +67,39 @@ app_tests() {
 total=$SECONDS
 setup_ok=true
 step setup bash -c 'scripts/bootstrap-venv.sh && scripts/ensure-docker.sh && scripts/ensure-chromium.sh && scripts/ensure-pebble.sh' || setup_ok=false
-if $setup_ok; then
+# With two lanes or more, molecule's lane 0 (the rollouts under load, the longest lane)
+# starts right after the set-up, beside lint and the app's tests, which use about one core;
+# the other lanes start once those are done. molecule's output follows theirs.
+molecule_beside() {
+  local go log pid rc started=$SECONDS
+  go=$(mktemp -u) log=$(mktemp)
+  MOLECULE_LATER_LANES_AFTER=$go scripts/run-molecule.sh "${molecule_args[@]}" >"$log" 2>&1 &
+  pid=$!
   step lint lint
   step app app_tests
-  step molecule scripts/run-molecule.sh "${molecule_args[@]}"
+  touch "$go"
+  echo
+  echo "################ molecule (lane 0 started $((SECONDS - started)) s ago, beside lint and app)"
+  tail -n +1 -f "$log" &
+  local tail_pid=$!
+  wait "$pid"
+  rc=$?
+  sleep 2  # tail reads once a second: let it print the last lines
+  kill "$tail_pid" 2>/dev/null
+  wait "$tail_pid" 2>/dev/null
+  names+=(molecule)
+  results+=("$(printf '%-5s %-10s %5d s' "$([ "$rc" -eq 0 ] && echo PASS || echo FAIL)" molecule $((SECONDS - started)))")
+  rm -f "$go" "$log"
+}
+
+if $setup_ok; then
+  if [ "$MOLECULE_JOBS" -gt 1 ]; then
+    molecule_beside
+  else
+    step lint lint
+    step app app_tests
+    step molecule scripts/run-molecule.sh "${molecule_args[@]}"
+  fi
 fi
 
 echo
