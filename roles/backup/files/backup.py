@@ -118,8 +118,8 @@ class Backups:
             encoders.append(self._openssl())
         return encoders
 
-    def _decoders(self) -> list[list[str]]:
-        decoders = [self._openssl() + ["-d"]] if self.passphrase_file else []
+    def _decoders(self, encrypted: bool) -> list[list[str]]:
+        decoders = [self._openssl() + ["-d"]] if encrypted else []
         return decoders + [["gzip", "-d", "-c"]]
 
     def _openssl(self) -> list[str]:
@@ -302,7 +302,7 @@ class Backups:
     def _decode(
         self, manifest: dict, stream, stdout, part: str, consumer: list[list[str]] | None = None
     ) -> None:
-        decoders = self._decoders() if manifest.get("encrypted") else [["gzip", "-d", "-c"]]
+        decoders = self._decoders(bool(manifest.get("encrypted")))
         try:
             run_pipeline(decoders + (consumer or []), stdin=stream, stdout=stdout)
         except BackupError as error:
