@@ -202,8 +202,9 @@ def uploads(tmp_path) -> Path:
 
 @pytest.fixture
 def redis_key():
-    """A key in the local Redis, deleted afterwards (short: stored as is in the RDB)."""
-    key, value = "bktest:" + secrets.token_hex(4), secrets.token_hex(4)
+    """A key in the local Redis, deleted afterwards (short: stored as is in the RDB; the value
+    starts with a letter, since Redis stores an all-digit one as an integer)."""
+    key, value = "bktest:" + secrets.token_hex(4), "v" + secrets.token_hex(4)
     cli = ["redis-cli", "-h", "127.0.0.1", "-p", "6379"]
     answer = subprocess.run([*cli, "SET", key, value], capture_output=True, text=True, check=False)  # noqa: S603
     assert answer.stdout.strip() == "OK", answer.stderr
