@@ -26,6 +26,7 @@ log=.cache/logs/bench-scale.log
 network=deployer-scale
 mkdir -p bench/results .cache/logs "$inventory"
 ln -sfn ../../../inventory/group_vars "$inventory/group_vars"
+ln -sfn ../../../inventory/hooks "$inventory/hooks"
 : >"$log"
 results=()
 

@@ -39,6 +39,7 @@ log=.cache/logs/bench-site-first-run-$DEMO_DISTRO.log
 sed -e "s/$aio:/$plain_aio:/" -e "s/BENCH_HTTP_PORT/BENCH_HTTP_PORT_PLAIN/" -e "s/'8090'/'8092'/" \
   "$inventory/hosts.yml" >"$plain_inventory/hosts.yml"
 ln -sfn ../../../inventory/group_vars "$plain_inventory/group_vars"
+ln -sfn ../../../inventory/hooks "$plain_inventory/hooks"
 
 say() { printf '[bench] %s\n' "$*"; }
 nodes() {  # nodes <inventory> <state>
