@@ -14,6 +14,8 @@
 # on a machine busy with package installs must still see its apps boot in seconds. Each
 # lane has its own .deb cache (apt does not wait for the archives lock of a cache another
 # lane's container holds), and in parallel mode each run's output goes to its log only.
+# Each run also writes .cache/reports/molecule-<scenario>-<distro>.xml (JUnit XML, one test
+# case per molecule step, scripts/molecule_report.py).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/.venv/bin:$PATH"
@@ -41,7 +43,7 @@ scripts/build-images.sh "${needed[@]}" || exit 1
 
 status_dir=.cache/logs/molecule-status
 rm -rf "$status_dir"
-mkdir -p "$status_dir" .cache/logs
+mkdir -p "$status_dir" .cache/logs .cache/reports
 
 # run_one <scenario:distro> <lane>: one `molecule test`, its result in $status_dir/<run>.
 run_one() {
@@ -60,13 +62,12 @@ run_one() {
   local run=(env MOLECULE_SSH_PORT="$ssh_port" MOLECULE_APT_CACHE="$cache" MOLECULE_DISTRO="$distro")
   # Lanes after the first yield the CPU (see the top of this file).
   if [ "$jobs" -gt 1 ] && [ "$lane" -gt 0 ]; then run+=(MOLECULE_CPU_SHARES=256 nice -n 10); fi
-  if [ "$jobs" -gt 1 ]; then
-    "${run[@]}" molecule test -s "$scenario" >"$log" 2>&1
-    rc=$?
-  else
-    "${run[@]}" molecule test -s "$scenario" 2>&1 | tee "$log"
-    rc=${PIPESTATUS[0]}
-  fi
+  # The log, and a JUnit XML report with one case per molecule step in .cache/reports/.
+  local report=(python3 scripts/molecule_report.py --log "$log" --suite "$scenario.$distro"
+    --junit ".cache/reports/molecule-$scenario-$distro.xml")
+  [ "$jobs" -gt 1 ] || report+=(--tee)
+  "${report[@]}" -- "${run[@]}" molecule test -s "$scenario"
+  rc=$?
   local took=$((SECONDS - started)) line
   if [ "$rc" -eq 0 ]; then
     line=$(printf 'PASS  %-10s %-11s %4d s' "$scenario" "$distro" "$took")
@@ -129,8 +130,10 @@ if [ "$jobs" -gt 1 ] && [ "$failed" -gt 0 ]; then
   done
 fi
 
-echo
-echo "molecule runs:"
-printf '  %s\n' "${report[@]}"
-echo "molecule: $passed passed, $failed failed"
+{
+  echo
+  echo "molecule runs:"
+  printf '  %s\n' "${report[@]}"
+  echo "molecule: $passed passed, $failed failed"
+} | tee .cache/reports/molecule-runs.txt
 [ "$failed" -eq 0 ]

@@ -2,7 +2,8 @@
 # `make test`: set-up, lint, app tests, molecule scenarios (their first lane beside lint and
 # the app's tests). Every step runs even when an earlier one failed (so one run shows every
 # problem); the exit status is non-zero when any step failed. Per-step timings are printed
-# at the end (molecule's from its start, so the steps overlap).
+# at the end (molecule's from its start, so the steps overlap) and kept in
+# .cache/reports/summary.txt, beside JUnit XML reports of pytest and of each molecule run.
 #
 #   scripts/run-tests.sh            the plan in molecule/test-plan.txt
 #   scripts/run-tests.sh --matrix   every scenario on all three distributions
@@ -57,14 +58,18 @@ app_tests() {
     echo "app/ has no requirements-dev.txt: no app tests to run"
     return 1
   fi
-  VENV=.venv-app scripts/app-venv.sh && (cd app && ../.venv-app/bin/pytest) &&
+  local reports=$PWD/.cache/reports
+  VENV=.venv-app scripts/app-venv.sh && (cd app && ../.venv-app/bin/pytest --junitxml="$reports/pytest-app.xml") &&
     echo "--- scripts/tests (the load generator's own tests)" &&
-    .venv-app/bin/pytest scripts/tests -q -p no:cacheprovider -o addopts="" &&
+    .venv-app/bin/pytest scripts/tests -q -p no:cacheprovider -o addopts="" --junitxml="$reports/pytest-scripts.xml" &&
     echo "--- tests (the roles' own tests, with the controller's Ansible)" &&
-    .venv/bin/pytest tests -q -p no:cacheprovider
+    .venv/bin/pytest tests -q -p no:cacheprovider --junitxml="$reports/pytest-tests.xml"
 }
 
 total=$SECONDS
+# JUnit XML of pytest and of each molecule run, and the summary below, in .cache/reports/.
+rm -rf .cache/reports
+mkdir -p .cache/reports
 setup_ok=true
 step setup bash -c 'scripts/bootstrap-venv.sh && scripts/ensure-docker.sh && scripts/ensure-chromium.sh && scripts/ensure-pebble.sh' || setup_ok=false
 # With two lanes or more, molecule's lane 0 (the rollouts under load, the longest lane)
@@ -102,9 +107,12 @@ if $setup_ok; then
   fi
 fi
 
-echo
-echo "################ summary (wall time $((SECONDS - total)) s)"
-printf '  %s\n' "${results[@]}"
 failed=$(printf '%s\n' "${results[@]}" | grep -c '^FAIL')
-echo "steps: $(( ${#results[@]} - failed )) passed, $failed failed"
+# The summary, also kept in .cache/reports/summary.txt beside the JUnit XML reports.
+{
+  echo
+  echo "################ summary (wall time $((SECONDS - total)) s)"
+  printf '  %s\n' "${results[@]}"
+  echo "steps: $(( ${#results[@]} - failed )) passed, $failed failed"
+} | tee .cache/reports/summary.txt
 [ "$failed" -eq 0 ] && $setup_ok
