@@ -21,15 +21,22 @@ the method, and counted in ``stale_keepalive_retries``.  A request that fails on
 fresh connection, or after a byte of the response arrived, or on its retry, is a
 failure.
 
-All offsets in the result (failures, releases, release_timeline) are seconds since
+All offsets in the result (failures, releases, release_timeline, series) are seconds since
 t0, the instant request 0 was due; ``started_epoch`` is t0 as wall-clock time, so
 a caller can line the run up with its own events.  Release offsets are taken when
 the ``GET /`` answer arrived.
+
+``series`` has one row per second of the run (``--series-csv`` writes the same rows as
+CSV): requests sent in that second, the answers that arrived in it by status class (2xx,
+3xx, 4xx, 5xx, and ``error`` for no answer), the failures among them, the p50/p95/p99
+latency of its 2xx answers, and the share of its ``GET /`` answers that came from each
+release id.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import http.client
 import json
 import math
@@ -319,6 +326,24 @@ class Job:
     due: float  # monotonic time the request is scheduled for
 
 
+STATUS_CLASSES = ("2xx", "3xx", "4xx", "5xx", "error")
+
+
+def status_class(status: int | None) -> str:
+    return f"{status // 100}xx" if status is not None and 200 <= status < 600 else "error"
+
+
+@dataclass
+class Second:
+    """What happened in one second of the run (requests by send time, answers by arrival)."""
+
+    sent: int = 0
+    failed: int = 0
+    answered: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STATUS_CLASSES, 0))
+    latencies: list[float] = field(default_factory=list)
+    releases: dict[str, int] = field(default_factory=dict)
+
+
 @dataclass
 class KindStats:
     sent: int = 0
@@ -345,6 +370,42 @@ class Results:
         self.releases: dict[str, dict] = {}
         self.timeline: list[list] = []
         self.in_flight: dict[int, tuple[Job, str, str, float]] = {}
+        self.seconds: dict[int, Second] = {}
+
+    def second(self, mono: float) -> Second:
+        """The bucket of the second of the run ``mono`` falls in (the caller holds the lock)."""
+        index = max(0, int(mono - self.t0))
+        bucket = self.seconds.get(index)
+        if bucket is None:
+            bucket = self.seconds[index] = Second()
+        return bucket
+
+    def series(self) -> list[dict]:
+        """One row per second from t0 to the last second anything happened in."""
+        releases = list(self.releases)  # in the order they were first seen
+        rows = []
+        for index in range(max(self.seconds, default=-1) + 1):
+            bucket = self.seconds.get(index, Second())
+            latencies = sorted(bucket.latencies)
+            tagged = sum(bucket.releases.values())
+            rows.append(
+                {
+                    "t": index,
+                    "sent": bucket.sent,
+                    **{f"answered_{k}": v for k, v in bucket.answered.items()},
+                    "failed": bucket.failed,
+                    **{
+                        f"p{pct}_s": None if not latencies else round(percentile(latencies, pct), 4)
+                        for pct in (50, 95, 99)
+                    },
+                    "release_share": {
+                        rid: round(bucket.releases.get(rid, 0) / tagged, 4) for rid in releases
+                    }
+                    if tagged
+                    else {},
+                }
+            )
+        return rows
 
     def offset(self, mono: float) -> float:
         return round(mono - self.t0, 4)
@@ -359,6 +420,7 @@ class Results:
             self.max_lateness = max(self.max_lateness, lateness)
             self.sent += 1
             self.kinds[job.kind].sent += 1
+            self.second(now).sent += 1
 
     def stale_retry(self, job: Job, now: float, idle: float, exc: BaseException) -> None:
         with self.lock:
@@ -395,13 +457,17 @@ class Results:
             stats = self.kinds[job.kind]
             key = str(status) if status is not None else f"error:{error.split(':', 1)[0]}"
             self.by_status[key] = self.by_status.get(key, 0) + 1
+            bucket = self.second(end)
+            bucket.answered[status_class(status)] += 1
             if status is not None and 200 <= status < 300:
                 self.ok += 1
                 stats.ok += 1
                 stats.latencies.append(end - start)
+                bucket.latencies.append(end - start)
             else:
                 self._fail(job, method, path, start, end, status, error, request_id)
             if release is not None:
+                bucket.releases[release] = bucket.releases.get(release, 0) + 1
                 at = self.offset(end)
                 seen = self.releases.get(release)
                 if seen is None:
@@ -416,6 +482,7 @@ class Results:
     def _fail(self, job, method, path, start, end, status, error, request_id) -> None:
         self.failed += 1
         self.kinds[job.kind].failed += 1
+        self.second(end).failed += 1
         if len(self.failures) < MAX_FAILURES_LISTED:
             self.failures.append(
                 {
@@ -444,6 +511,7 @@ class Results:
             for job, method, path, start in stuck:
                 key = "error:StillInFlight"
                 self.by_status[key] = self.by_status.get(key, 0) + 1
+                self.second(now).answered["error"] += 1
                 self._fail(
                     job, method, path, start, now, None, "StillInFlight: no answer at exit", None
                 )
@@ -769,7 +837,22 @@ class LoadGen:
             "token_refresh_errors": self.tokens.refresh_errors,
             "releases": res.releases,
             "release_timeline": res.timeline,
+            "series": res.series(),
         }
+
+
+def write_series_csv(path: str, rows: list[dict]) -> None:
+    """The per-second rows as CSV, one ``share_<release>`` column per release id."""
+    releases = sorted({rid for row in rows for rid in row["release_share"]})
+    tmp = f"{path}.tmp"
+    with open(tmp, "w", encoding="utf-8", newline="") as fh:
+        out = csv.writer(fh)
+        plain = [k for k in rows[0] if k != "release_share"] if rows else ["t"]
+        out.writerow(plain + [f"share_{rid}" for rid in releases])
+        for row in rows:
+            shares = [row["release_share"].get(rid, "") for rid in releases]
+            out.writerow(["" if row[k] is None else row[k] for k in plain] + shares)
+    os.replace(tmp, path)
 
 
 def summarize(values: list[float]) -> dict:
@@ -808,6 +891,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--workers", type=int, default=32, help="worker threads/connections (32)")
     parser.add_argument("--timeout", type=float, default=10.0, help="per-request timeout (10 s)")
     parser.add_argument("--output", help="write the JSON result here")
+    parser.add_argument("--series-csv", help="write the per-second rows here as CSV")
     parser.add_argument("--ready-file", help="written once login worked and load is flowing")
     parser.add_argument("--run-id", help="tag for created users/files (default: random hex)")
     return parser
@@ -867,6 +951,8 @@ def main(argv: list[str] | None = None) -> int:
     result = gen.run()
     if args.output:
         write_json_atomic(args.output, result)
+    if args.series_csv:
+        write_series_csv(args.series_csv, result["series"])
     releases = ",".join(f"{rid}({info['count']})" for rid, info in result["releases"].items())
     print(
         f"loadgen: sent={result['sent']} ok={result['ok']} failed={result['failed']} "

@@ -11,6 +11,7 @@ the rolling-update proof.  Run with:
 
 from __future__ import annotations
 
+import csv
 import email.parser
 import email.policy
 import importlib.util
@@ -350,6 +351,7 @@ def test_healthy_run_paces_mixes_uploads_and_sees_the_release_flip(server, tmp_p
         server, tmp_path,
         "--rate", "50", "--duration", "3", "--workers", "8",
         "--ready-file", str(ready), "--admin-password-file", str(pw_file),
+        "--series-csv", str(tmp_path / "series.csv"),
     )  # fmt: skip
     wait_for_file(ready, proc)
     assert json.loads(ready.read_text())["pid"] == proc.pid
@@ -398,6 +400,29 @@ def test_healthy_run_paces_mixes_uploads_and_sees_the_release_flip(server, tmp_p
     assert [rid for _t, rid in result["release_timeline"]] == [OLD_RELEASE, NEW_RELEASE]
     assert result["release_timeline"][1][0] == releases[NEW_RELEASE]["first_seen"]
 
+    # Per-second series: the rows add up to the totals, each whole second sent 50 +- 10,
+    # and the release share crosses over from the old id to the new one.
+    series = result["series"]
+    assert [row["t"] for row in series] == list(range(len(series)))
+    assert 3 <= len(series) <= 4
+    assert sum(row["sent"] for row in series) == 150
+    assert sum(row["answered_2xx"] for row in series) == 150
+    assert sum(row["failed"] + row["answered_error"] + row["answered_5xx"] for row in series) == 0
+    for row in series[:3]:
+        assert 40 <= row["sent"] <= 60, row
+        assert 0 < row["p50_s"] <= row["p95_s"] <= row["p99_s"] < 1.0, row
+    assert series[0]["release_share"] == {OLD_RELEASE: 1.0, NEW_RELEASE: 0.0}
+    last = next(row for row in reversed(series) if row["release_share"])
+    assert last["release_share"] == {OLD_RELEASE: 0.0, NEW_RELEASE: 1.0}
+    for row in series:
+        if row["release_share"]:
+            assert abs(sum(row["release_share"].values()) - 1.0) < 0.01, row
+    with (tmp_path / "series.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == len(series)
+    assert sum(int(row["sent"]) for row in rows) == 150
+    assert float(rows[0][f"share_{OLD_RELEASE}"]) == 1.0
+
     # Server side: valid users and well-formed multipart uploads.
     assert server.problems == []
     assert len(server.users) == 15
@@ -439,6 +464,12 @@ def test_503_window_is_counted_as_failures_with_status_and_request_id(server, tm
         assert failure["method"] == loadgen.KINDS[failure["kind"]][0]
         assert 0.8 <= failure["t"] <= 2.6
     assert sum(v["failed"] for v in result["by_kind"].values()) == result["failed"]
+    # The failures land in the seconds the 503 window covered, as 5xx answers.
+    series = result["series"]
+    assert sum(row["failed"] for row in series) == result["failed"]
+    assert sum(row["answered_5xx"] for row in series) == result["failed"]
+    assert series[0]["failed"] == 0
+    assert sum(row["failed"] for row in series[1:3]) == result["failed"]
 
 
 def test_stale_keepalive_is_retried_once_whatever_the_method(server, tmp_path):
