@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import statistics
 import subprocess
 import sys
 import threading
@@ -47,9 +48,9 @@ def test_lone_surrogates_are_hashed_not_a_server_error(app) -> None:
         assert not verify_password(None, "\udfff")
 
 
-def _stall(app, cooperative: bool) -> tuple[float, float]:
-    """Three hashes on this greenlet while another ticks every 5 ms: the longest gap
-    between ticks, and how long the hashes took."""
+def _stall(app, cooperative: bool) -> tuple[list[float], float]:
+    """Three hashes on this greenlet while another ticks every 5 ms: the gaps between its
+    ticks while the hashes ran, and how long the hashes took."""
     gaps: list[float] = []
     done = threading.Event()
 
@@ -65,25 +66,30 @@ def _stall(app, cooperative: bool) -> tuple[float, float]:
         passwords.runner()._cooperative = lambda: cooperative
         greenlet = gevent.spawn(ticker)
         gevent.sleep(0.02)
+        del gaps[:]  # only the gaps while hashing
         started = time.perf_counter()
         for _ in range(3):
             hash_password("x" * 20)
         took = time.perf_counter() - started
         done.set()
         greenlet.join()
-    return max(gaps), took
+    return gaps, took
 
 
 def test_hashing_under_gevent_leaves_the_loop_running(make_app, hub) -> None:
     # Costly enough (~0.15 s a hash here) that a stalled loop is unmistakable.
     app = make_app(argon2_time_cost=3, argon2_memory_kib=65536, argon2_parallelism=1)
-    on_loop_gap, on_loop_took = _stall(app, cooperative=False)
-    off_loop_gap, off_loop_took = _stall(app, cooperative=True)
-    # The control: hashing on the loop freezes every other greenlet for a whole hash.
-    assert on_loop_gap > on_loop_took / 3 * 0.8, (on_loop_gap, on_loop_took)
-    # In the thread pool the other greenlet keeps ticking: no gap near half a hash
-    # (measured here: 0.03 s against 0.19 s a hash).
-    assert off_loop_gap < off_loop_took / 6, (off_loop_gap, off_loop_took)
+    on_loop, on_loop_took = _stall(app, cooperative=False)
+    off_loop, off_loop_took = _stall(app, cooperative=True)
+    # The control: hashing on the loop freezes every other greenlet for a whole hash, so
+    # the other greenlet ticks about once per hash.
+    assert max(on_loop) > on_loop_took / 3 * 0.8, (max(on_loop), on_loop_took)
+    assert len(on_loop) <= 6, on_loop
+    # In the thread pool the other greenlet keeps ticking: many ticks, most of them short.
+    # (Not the longest gap: on a machine busy with other work one late wake-up of this
+    # process can last most of a hash; 2026-12-04, 0.19 s against 0.24 s a hash.)
+    assert len(off_loop) >= 10, (len(off_loop), off_loop_took)
+    assert statistics.median(off_loop) < off_loop_took / 3 / 6, (off_loop, off_loop_took)
 
 
 class _Overlap:
