@@ -24,6 +24,7 @@ from redflask.utils.background import init_background
 from redflask.utils.db import db
 from redflask.utils.errors import handle_validation_error, register_error_handlers
 from redflask.utils.logging import configure_logging
+from redflask.utils.metrics import init_metrics
 from redflask.utils.passwords import init_passwords
 from redflask.utils.redis_store import redis_store
 from redflask.utils.request_id import init_request_id
@@ -119,6 +120,8 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> RedFlask:
     )
     _init_cors(app, settings)
 
+    # First: every answer is counted, those of the hooks below included.
+    init_metrics(app, settings.metrics_enabled, settings.release_id, settings.metrics_allow)
     init_request_id(app)
     init_security_headers(app)
     register_error_handlers(app)

@@ -77,6 +77,10 @@ class Settings:
     # The proxy sets X-Forwarded-Host (nginx, as the roles configure it, does not).
     proxy_forwards_host: bool = False
     release_id: str = ""
+    # GET /metrics (redflask.utils.metrics), answered only to clients in these networks
+    # (the client nginx forwards for, one proxy hop trusted); 403 for everyone else.
+    metrics_enabled: bool = False
+    metrics_allow: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
     log_level: str = "INFO"
     db_pool_size: int = 5
     db_max_overflow: int = 10
@@ -128,6 +132,15 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
 
 def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in env.get(name, "").split(",") if item.strip())
+
+
+def _networks(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    """A comma-separated list of networks (addresses or CIDRs), normalized."""
+    items = _list(env, name) or default
+    try:
+        return tuple(str(ipaddress.ip_network(item, strict=False)) for item in items)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must list IP networks (a.b.c.d/n or addresses): {exc}") from None
 
 
 def _require(env: Mapping[str, str], name: str) -> str:
@@ -301,6 +314,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         login_delay_max=delay_max,
         proxy_forwards_host=_bool(env, "APP_PROXY_FORWARDS_HOST", False),
         release_id=env.get("APP_RELEASE_ID", "").strip(),
+        metrics_enabled=_bool(env, "APP_METRICS_ENABLED", False),
+        metrics_allow=_networks(env, "APP_METRICS_ALLOW", ("127.0.0.1/32", "::1/128")),
         log_level=log_level,
         db_pool_size=_int(env, "APP_DB_POOL_SIZE", 5, 1, 200),
         db_max_overflow=_int(env, "APP_DB_MAX_OVERFLOW", 10, 0, 200),

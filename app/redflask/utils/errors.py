@@ -18,6 +18,8 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
+from redflask.utils.metrics import count_dependency_error
+
 log = logging.getLogger("redflask.errors")
 
 # Can't connect, server gone away, lost connection: the client should retry, not report a bug.
@@ -121,6 +123,7 @@ def handle_validation_error(exc: ValidationError) -> Response:
 
 def handle_database_error(exc: SQLAlchemyError) -> Response:
     log.exception("database error")
+    count_dependency_error("mysql")
     if isinstance(exc, DBAPIError) and (exc.connection_invalidated or _is_connect_error(exc)):
         return error_response(503, "database_unavailable", "the database is unavailable")
     return error_response(500, "internal_error", "internal server error")
@@ -136,6 +139,7 @@ def _is_connect_error(exc: DBAPIError) -> bool:
 
 def handle_redis_error(_exc: RedisError) -> Response:
     log.exception("redis error")
+    count_dependency_error("redis")
     return error_response(503, "cache_unavailable", "the cache service is unavailable")
 
 
