@@ -13,10 +13,10 @@ format:
 - ``redflask_release_info{release, version}``: 1, the release and package version served.
 
 Under gunicorn, prometheus_client's multiprocess mode adds up the workers' values: the
-worker processes write them to files in PROMETHEUS_MULTIPROC_DIR (which must be set before
-the app is imported, and emptied when the master starts: the gunicorn config the flask_app
-role deploys does that, and tells the library of each worker that exits). Without that
-variable the values are this process's own (tests, a single process).
+worker processes write them to files in PROMETHEUS_MULTIPROC_DIR, which must exist, empty,
+before the app is imported (the flask_app role's bin/run-gunicorn makes and empties it; its
+gunicorn config tells the library of each worker that exits). Without that variable the
+values are this process's own (tests, a single process).
 
 Only clients in APP_METRICS_ALLOW (networks; loopback by default) get the metrics; everyone
 else gets 403. The client is the address nginx forwards for (ProxyFix trusts one hop), so
