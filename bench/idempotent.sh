@@ -9,8 +9,11 @@
 #
 # It starts the demo (scripts/demo.sh up: idempotent) if it does not answer.
 # Output: a report on stdout and in bench/results/idempotent-demo-<UTC time>.txt.
+# Beside it, with the same name: its figures as .json and drawn as .png (scripts/bench_plot.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/figures.sh
+source bench/figures.sh
 export PATH="$PWD/.venv/bin:$PATH"
 export DEPLOYER_ARTIFACTS="$PWD/.artifacts" NO_COLOR=1 ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0
 repeats=${BENCH_REPEATS:-3} port=${DEMO_HTTP_PORT:-8080}
@@ -57,3 +60,19 @@ print(f"mitogen_linear:  {', '.join(f'{v:.1f}' for v in mitogen)} s (median {sta
 print(f"speed-up: {statistics.median(plain) / statistics.median(mitogen):.1f}x")
 EOF
 } | tee "$report"
+
+# The figures as JSON beside the report, drawn as a PNG beside it too (scripts/bench_plot.py);
+# a failure here is reported and leaves the text report as it is.
+figures=${report%.txt}.json
+written=0
+python3 - "$figures" "$report" "$stamp" "${plain[*]}" "${mitogen[*]}" <<'EOF' || written=$?
+import json, sys
+out, report, stamp = sys.argv[1:4]
+title, machine, command = (open(report).read().splitlines() + ["", "", ""])[:3]
+plain, mitogen = ([float(v) for v in arg.split()] for arg in sys.argv[4:6])
+figures = {"schema": 1, "bench": "idempotent", "stamp": stamp, "title": title, "machine": machine,
+           "command": command, "strategies": {"linear": plain, "mitogen_linear": mitogen}}
+with open(out, "w") as fh:
+    json.dump(figures, fh, indent=2)
+EOF
+draw_figures "$written" "$figures" "$report"

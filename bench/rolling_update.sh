@@ -13,7 +13,9 @@
 # repository with playbooks/rolling_update.yml while scripts/loadgen.py runs (reads, user
 # creations, uploads), then rolls back with playbooks/rollback.yml under the same load; then
 # the same with another variant under the plain strategy.
-# Output: a report on stdout and in bench/results/rolling-update-<UTC time>.txt.
+# Output: a report on stdout and in bench/results/rolling-update-<UTC time>.txt, and for each
+# run bench/results/rolling-update-<UTC time>-<run>.{html,png} (scripts/rollout_report.py: the
+# load per second, with the steps of the rollout receipt the run wrote, if any).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/.venv/bin:$PATH"
@@ -23,9 +25,16 @@ stamp=$(date -u +%Y%m%dT%H%M%SZ)
 work=.cache/bench-rolling
 report=bench/results/rolling-update-$stamp.txt
 strategies=(mitogen_linear linear)
+receipts=.state/inventory/receipts  # written by the playbooks, one per rollout
 mkdir -p bench/results "$work"
 
 say() { printf '[bench] %s\n' "$*"; }
+# newest_receipt <marker>: the newest receipt written after <marker> was, or nothing.
+newest_receipt() {
+  [ -d "$receipts" ] || return 0
+  find "$receipts" -maxdepth 1 -type f -name '*.json' -newer "$1" -printf '%T@ %p\n' |
+    sort -n | tail -n 1 | cut -d' ' -f2-
+}
 
 if ! curl -sf -o /dev/null "http://127.0.0.1:$port/readyz"; then
   say "starting the demo cluster (scripts/demo.sh up; log: $work/demo.log)"
@@ -47,7 +56,8 @@ for strategy in "${strategies[@]}"; do
 done
 
 # under_load <name> <strategy> <playbook> [args...]: run the playbook while loadgen runs;
-# leaves $work/<name>.json (loadgen) and $work/<name>.log (playbook output).
+# leaves $work/<name>.json (loadgen) and $work/<name>.log (playbook output), and sets
+# <name>_receipt to the receipt the playbook wrote (empty if none).
 under_load() {
   local name=$1 strategy=$2 playbook=$3
   shift 3
@@ -60,8 +70,10 @@ under_load() {
   for _ in $(seq 1 60); do [ -f "$work/$name.ready" ] && break; sleep 1; done
   say "$name: $playbook under $rate requests/s ($strategy)"
   local started=$SECONDS rc=0
+  touch "$work/$name.started"
   ANSIBLE_STRATEGY=$strategy ansible-playbook -i inventory "$playbook" -e "flask_app_rollout_serial=$serial" "$@" \
     >"$work/$name.log" 2>&1 || rc=$?
+  printf -v "${name}_receipt" '%s' "$(newest_receipt "$work/$name.started" || true)"
   printf -v "${name}_seconds" '%s' "$((SECONDS - started))"
   printf -v "${name}_rc" '%s' "$rc"
   sleep 5
@@ -118,6 +130,23 @@ PY
     done
   done
 } | tee "$report"
+
+# Each run drawn (scripts/rollout_report.py) from its load and, when it wrote one, its receipt;
+# a failure here is reported and leaves the text report as it is.
+for strategy in "${strategies[@]}"; do
+  for step in update rollback; do
+    name=${step}_$strategy receipt_var=${step}_${strategy}_receipt
+    prefix=bench/results/rolling-update-$stamp-$name
+    receipt=()
+    if [ -n "${!receipt_var}" ]; then receipt=(--receipt "${!receipt_var}"); fi
+    if python scripts/rollout_report.py --loadgen "$work/$name.json" "${receipt[@]}" \
+      --output "$prefix" --title "$step.yml, $strategy, $rate requests/s ($stamp)" >/dev/null; then
+      say "$name: $prefix.html and .png${receipt[*]:+ (receipt ${!receipt_var})}"
+    else
+      say "$name: could not draw $prefix.html (scripts/rollout_report.py); the report is $report"
+    fi
+  done
+done
 for strategy in "${strategies[@]}"; do
   for step in update rollback; do
     rc_var=${step}_${strategy}_rc

@@ -12,8 +12,11 @@
 # The inventory is written to .cache/bench-scale/inventory/ (demo group_vars: generated
 # secrets, the stand-in Anaconda installer); the containers are removed at the end.
 # Output: a report on stdout and in bench/results/scale-<UTC time>.txt.
+# Beside it, with the same name: its figures as .json and drawn as .png (scripts/bench_plot.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/figures.sh
+source bench/figures.sh
 export PATH="$PWD/.venv/bin:$PATH"
 export DEPLOYER_ARTIFACTS="$PWD/.artifacts" NO_COLOR=1 ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0
 export DEMO_DISTRO=${BENCH_DISTRO:-ubuntu2204}
@@ -134,3 +137,28 @@ for n, _, plain, mitogen in rows:
               f"  {(controller + nodes) / (cores * wall):5.0%}")
 EOF
 } | tee "$report"
+
+# The figures as JSON beside the report, drawn as a PNG beside it too (scripts/bench_plot.py);
+# a failure here is reported and leaves the text report as it is.
+figures=${report%.txt}.json
+written=0
+python3 - "$figures" "$report" "$stamp" "${results[@]}" <<'EOF' || written=$?
+import json, sys
+out, report, stamp = sys.argv[1:4]
+title, machine, command = (open(report).read().splitlines() + ["", "", ""])[:3]
+def run(text):
+    wall, controller, nodes = map(float, text.split(","))
+    return {"wall_s": wall, "controller_s": controller, "nodes_s": nodes}
+sizes = []
+for arg in sys.argv[4:]:
+    head, mitogen = arg.split(" | ")
+    n, converge, *plain = head.split()
+    sizes.append({"app_hosts": int(n), "converge_s": int(converge),
+                  "runs": {"linear": [run(v) for v in plain],
+                           "mitogen_linear": [run(v) for v in mitogen.split()]}})
+figures = {"schema": 1, "bench": "scale", "stamp": stamp, "title": title, "machine": machine,
+           "command": command, "sizes": sizes}
+with open(out, "w") as fh:
+    json.dump(figures, fh, indent=2)
+EOF
+draw_figures "$written" "$figures" "$report"

@@ -20,8 +20,11 @@
 # cannot be downloaded on the machines this runs on); the controller's pip cache and
 # .artifacts/ are kept between runs of this script, as they are for an operator.
 # Output: a report on stdout and in bench/results/site-first-run-<distro>-<UTC time>.txt.
+# Beside it, with the same name: its figures as .json and drawn as .png (scripts/bench_plot.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/figures.sh
+source bench/figures.sh
 export PATH="$PWD/.venv/bin:$PATH"
 export DEPLOYER_ARTIFACTS="$PWD/.artifacts"
 export NO_COLOR=1 ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0
@@ -115,4 +118,28 @@ status=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$BENCH_HTTP_PO
   echo "/readyz through nginx after the runs: $status"
   echo "packages: ${packages[*]}"
 } | tee "$report"
+
+# The figures as JSON beside the report, drawn as a PNG beside it too (scripts/bench_plot.py);
+# a failure here is reported and leaves the text report as it is.
+figures=${report%.txt}.json
+written=0
+python3 - "$figures" "$report" "$stamp" "$DEMO_DISTRO" "$floor_s" "${#packages[@]}" \
+  "$first" "$first_changed" "${again[*]}" \
+  "$first_plain" "$first_plain_changed" "${again_plain[*]}" "$status" <<'EOF' || written=$?
+import json, sys
+out, report, stamp, distro, floor, packages = sys.argv[1:7]
+title, machine, command = (open(report).read().splitlines() + ["", "", ""])[:3]
+def runs(first, changed, again):
+    return {"first_s": float(first), "first_changed": int(changed),
+            "idempotent_s": [float(v) for v in again.split()]}
+figures = {"schema": 1, "bench": "site_first_run", "stamp": stamp, "distro": distro,
+           "title": title, "machine": machine, "command": command,
+           "floor_s": float(floor), "packages": int(packages),
+           "strategies": {"mitogen_linear": runs(*sys.argv[7:10]),
+                          "linear": runs(*sys.argv[10:13])},
+           "readyz_status": sys.argv[13]}
+with open(out, "w") as fh:
+    json.dump(figures, fh, indent=2)
+EOF
+draw_figures "$written" "$figures" "$report"
 [ "$status" = 200 ]
