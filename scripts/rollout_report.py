@@ -14,8 +14,8 @@ it opens offline.
 The figure's panels share one time axis, seconds since loadgen's t0 (the instant its
 request 0 was due, ``started_epoch`` as wall-clock time); receipt step times (epoch
 seconds) are put on it as ``epoch - started_epoch``:
-  rollout   one lane per host with its steps (standby_up, drain, switch, ready,
-            undrain, done); a failed host's lane is red;
+  rollout   one lane per host with its steps (standby_up, drain, switch, ready or
+            revert, undrain, done); a failed host's lane is red;
   requests  requests sent per second and answers per second by status class;
   failures  failed requests per second, in red (seconds with failures are shaded red in
             every panel);
@@ -53,6 +53,7 @@ STEPS: tuple[tuple[str, str, str, str], ...] = (
     ("drain", "drain", "#e69f00", "v"),
     ("switch", "switch", "#0072b2", "D"),
     ("ready", "ready", "#009e73", "o"),
+    ("revert", "back on previous", "#d55e00", "P"),
     ("undrain", "undrain", "#56b4e9", "s"),
 )
 # Also in the table and as the end of a host's lane.

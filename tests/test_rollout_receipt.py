@@ -21,7 +21,9 @@ bare==1.0
 
 
 def state(host_batch, started, ok=True, done=True, **more):
-    steps = {s: started + n for n, s in enumerate(receipt_plugin.STEPS, start=1)}
+    # A fine host's walk; one that failed its switch went back instead of being ready.
+    walk = ("standby_up", "drain", "switch", "ready" if ok else "revert", "undrain", "done")
+    steps = {s: started + n for n, s in enumerate(walk, start=1)}
     return {
         "started": started,
         "previous": f"/srv/app/releases/{OLD}",
@@ -101,6 +103,8 @@ def test_a_failed_host_or_one_not_reached_fails_the_rollout():
     assert r["outcome"] == "failed"
     assert r["hosts"]["app1"]["ok"] is False and r["hosts"]["app1"]["reverted"] is True
     assert r["hosts"]["app1"]["error"].startswith("3. Switch")
+    assert r["hosts"]["app1"]["steps"]["revert"] == 104.0
+    assert "ready" not in r["hosts"]["app1"]["steps"]
     assert r["hosts"]["app2"]["ok"] is False
     assert r["hosts"]["app2"]["error"].startswith("not reached")
     assert r["hosts"]["app2"]["steps"] == {}

@@ -19,7 +19,8 @@ writes it on the controller and on every app host, and may POST it to a webhook)
                                 redacted), inventory, check_mode}
     hosts                       {host: {batch, previous, final, ok, reverted, serving, error,
                                 seconds, drains, steps: {standby_up, drain, switch, ready,
-                                undrain, done: epoch seconds}}}
+                                revert, undrain, done: epoch seconds}}} (revert: the app
+                                answered again on its previous release after a failed switch)
 The step times are the controller's clock when the step had happened (tasks/main.yml).
 Tested by tests/test_rollout_receipt.py (run by `make test`).
 """
@@ -36,7 +37,7 @@ from datetime import UTC, datetime
 
 SCHEMA = 1
 KINDS = ("rolling_update", "rollback", "deploy")
-STEPS = ("standby_up", "drain", "switch", "ready", "undrain", "done")
+STEPS = ("standby_up", "drain", "switch", "ready", "revert", "undrain", "done")
 # Extra vars whose value is not recorded in the receipt's command line.
 _SECRET = re.compile(r"pass|secret|token|key|vault|webhook|credential", re.IGNORECASE)
 REDACTED = "<redacted>"
