@@ -130,7 +130,10 @@ def _batches(states, hosts):
     return numbers
 
 
-def _host(host, state, running, previous, release, batch):
+def _host(host, state, running, previous, release, batch, walked):
+    """One host's entry; walked: whether the run walks the hosts in batches (a rollout,
+    where a host its batch never reached is not fine), else a deploy, judged by the release
+    the host runs."""
     final = running.get(host) or ""
     entry = {
         "batch": batch,
@@ -152,11 +155,16 @@ def _host(host, state, running, previous, release, batch):
             },
         )
     else:
+        if walked:
+            ok, error = False, "not reached (the rollout stopped before its batch)"
+        else:
+            ok = bool(release) and final == release
+            error = "" if final == release else f"runs {final or 'no release'}, not {release}"
         entry.update(
-            ok=bool(release) and final == release,
+            ok=ok,
             reverted=False,
             serving=bool(final),
-            error="" if final == release else f"runs {final or 'no release'}, not {release}",
+            error=error,
             seconds=None,
             drains={},
             steps={},
@@ -181,14 +189,11 @@ def receipt(facts, now=None, argv=None):
     starts = [float(s["started"]) for s in states.values() if s and "started" in s]
     started = float(facts.get("started_epoch") or (min(starts) if starts else finished))
     batches = _batches(states, hosts)
+    walked = kind != "deploy"
     entries = {
-        h: _host(h, states.get(h) or {}, running, previous, release, batches.get(h)) for h in hosts
+        h: _host(h, states.get(h) or {}, running, previous, release, batches.get(h), walked)
+        for h in hosts
     }
-    if kind != "deploy":
-        for host, entry in entries.items():
-            if "started" not in (states.get(host) or {}):
-                entry["ok"] = False
-                entry["error"] = "not reached (the rollout stopped before its batch)"
     failed_step = facts.get("failed_step") or ""
     ok = (
         bool(release)
